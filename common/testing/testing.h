@@ -1,0 +1,112 @@
+// common/testing/testing.h: what every lab's tests share.
+//
+//   - Matchers for absl::Status: IsOk(), StatusIs(code), HasErrno(ENOENT), and
+//     IPC_ASSERT_OK_AND_ASSIGN(lhs, expr) for StatusOr values.
+//   - LeakCheckedTest, a fixture that fails a test which leaves an IPC object behind.
+//   - ProgramPath(), which finds a program the test execs (built beside the test binary).
+//
+// Failure messages are for students: they say what was expected, what happened, and where to
+// look.
+#ifndef IPC_LABS_COMMON_TESTING_TESTING_H_
+#define IPC_LABS_COMMON_TESTING_TESTING_H_
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/ipc_snapshot.h"
+#include "common/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ipc::testing {
+
+// IsOk(): matches an OK absl::Status or absl::StatusOr<T>.
+MATCHER(IsOk, "is OK") {
+  absl::Status status = ::ipc::internal::ToStatus(arg);
+  if (!status.ok()) *result_listener << "the call failed: " << status;
+  return status.ok();
+}
+
+// StatusIs(code): matches a status (or StatusOr) whose code is `code`.
+MATCHER_P(StatusIs, code,
+          std::string("has status code ") + std::string(absl::StatusCodeToString(code))) {
+  absl::Status status = ::ipc::internal::ToStatus(arg);
+  if (status.code() != code) {
+    *result_listener << "the status was " << (status.ok() ? "OK" : status.ToString());
+  }
+  return status.code() == code;
+}
+
+// HasErrno(err): matches a status made by ipc::ErrnoError with errno `err`.
+MATCHER_P(HasErrno, err, std::string("failed with errno ") + ::ipc::ErrnoName(err)) {
+  absl::Status status = ::ipc::internal::ToStatus(arg);
+  std::optional<int> actual = ::ipc::ErrnoOf(status);
+  if (status.ok()) {
+    *result_listener << "the call succeeded";
+  } else if (!actual.has_value()) {
+    *result_listener << "the status carries no errno (make it with ipc::ErrnoError): " << status;
+  } else if (*actual != err) {
+    *result_listener << "it failed with " << ::ipc::ErrnoName(*actual) << ": " << status;
+  }
+  return actual.has_value() && *actual == err;
+}
+
+// MessageHas(text): matches a non-OK status whose message contains `text`.
+MATCHER_P(MessageHas, text, std::string("fails with a message containing \"") + text + "\"") {
+  absl::Status status = ::ipc::internal::ToStatus(arg);
+  if (status.ok()) {
+    *result_listener << "the call succeeded";
+    return false;
+  }
+  *result_listener << "the message was: " << status.message();
+  return status.message().find(text) != absl::string_view::npos;
+}
+
+// ProgramPath()
+//
+// The path of program `name`, built by the lab's BUILD file beside this test binary. Aborts the
+// test with a clear message if it is not there.
+std::string ProgramPath(const std::string& name);
+
+// LeakedObjects()
+//
+// The IPC objects that exist now and did not in `before`, plus every POSIX object still alive
+// under a name UniqueName() issued in this process since it had issued `names_before` names.
+std::vector<IpcObject> LeakedObjects(const IpcSnapshot& before, size_t names_before = 0);
+
+// LeakCheckedTest
+//
+// A fixture that snapshots the live IPC objects before each test and, after it, fails the test
+// for every object it left behind (System V objects in this IPC namespace; POSIX objects named
+// by UniqueName(); /dev/shm and /dev/mqueue entries under this test's prefix). Use it (or derive
+// a lab fixture from it) for every test that creates IPC objects.
+class LeakCheckedTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+ private:
+  IpcSnapshot before_;
+  size_t names_before_ = 0;
+};
+
+}  // namespace ipc::testing
+
+// IPC_ASSERT_OK_AND_ASSIGN(lhs, expr): asserts that `expr` (an absl::StatusOr<T>) is OK and moves
+// its value into `lhs`, which may declare a variable. On failure the test stops with the status.
+#define IPC_ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  IPC_ASSERT_OK_AND_ASSIGN_IMPL_(IPC_STATUS_CONCAT_(ipc_test_statusor_, __LINE__), lhs, expr)
+#define IPC_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)                          \
+  auto statusor = (expr);                                                           \
+  ASSERT_TRUE(statusor.ok()) << #expr << " failed: " << statusor.status().ToString(); \
+  lhs = std::move(statusor).value()
+
+// IPC_ASSERT_OK(expr) / IPC_EXPECT_OK(expr): `expr` is an absl::Status or StatusOr.
+#define IPC_ASSERT_OK(expr) ASSERT_THAT(expr, ::ipc::testing::IsOk()) << #expr
+#define IPC_EXPECT_OK(expr) EXPECT_THAT(expr, ::ipc::testing::IsOk()) << #expr
+
+#endif  // IPC_LABS_COMMON_TESTING_TESTING_H_
