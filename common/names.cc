@@ -27,9 +27,16 @@ std::vector<std::string>& Registry() {
   return *names;
 }
 
-pid_t PrefixPid() {
-  static const pid_t pid = ::getpid();
-  return pid;
+// The prefix is chosen once per process and inherited by children forked later. The pid alone is
+// not unique: every Bazel test sandbox has its own PID namespace, so concurrent tests all run as
+// the same small pid while sharing /dev/shm. A random tag makes two processes' prefixes differ.
+const std::string& Prefix() {
+  static const std::string* prefix = [] {
+    std::random_device random;
+    uint32_t tag = random();
+    return new std::string(absl::StrCat("ipclabs.", ::getpid(), ".", absl::Hex(tag, absl::kZeroPad8), "."));
+  }();
+  return *prefix;
 }
 
 // A key is in use if any of the three kinds of object answers to it.
@@ -41,7 +48,7 @@ bool SysvKeyInUse(key_t key) {
 
 }  // namespace
 
-std::string NamePrefix() { return absl::StrCat("ipclabs.", PrefixPid(), "."); }
+std::string NamePrefix() { return Prefix(); }
 
 std::string UniqueName(absl::string_view tag) {
   static std::atomic<unsigned> counter{0};

@@ -22,16 +22,16 @@ inline constexpr size_t kMaxPosixNameLength = 255;
 
 // UniqueName()
 //
-// Returns a fresh POSIX IPC name "/ipclabs.<pid>.<tag>.<n>": a leading slash, no other slash,
-// well under NAME_MAX. <pid> is the process that first called it (children forked later keep
-// the parent's prefix), <n> counts up. `tag` must be short and contain no '/'.
+// Returns a fresh POSIX IPC name "/ipclabs.<pid>.<random>.<tag>.<n>": a leading slash, no other
+// slash, well under NAME_MAX. <pid> and <random> are fixed the first time this process asks (so
+// children forked later keep the parent's prefix), <n> counts up. `tag` must be short and contain no '/'.
 // Every name returned is remembered: IssuedNames() lists them (the leak checker probes them).
 std::string UniqueName(absl::string_view tag);
 
 // NamePrefix()
 //
 // Returns the prefix all of this process's UniqueName()s share, without the slash:
-// "ipclabs.<pid>.".
+// "ipclabs.<pid>.<random>.".
 std::string NamePrefix();
 
 // IssuedNames()

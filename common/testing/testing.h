@@ -96,6 +96,22 @@ class LeakCheckedTest : public ::testing::Test {
 
 }  // namespace ipc::testing
 
+namespace absl {
+
+// Prints a StatusOr in test failure messages as its status or its value (GoogleTest would
+// otherwise dump its bytes). Found by argument-dependent lookup: absl's inline namespace makes
+// `absl` an associated namespace of absl::StatusOr.
+template <typename T>
+void PrintTo(const StatusOr<T>& statusor, std::ostream* os) {
+  if (!statusor.ok()) {
+    *os << statusor.status();
+  } else {
+    *os << "OK: " << ::testing::PrintToString(*statusor);
+  }
+}
+
+}  // namespace absl
+
 // IPC_ASSERT_OK_AND_ASSIGN(lhs, expr): asserts that `expr` (an absl::StatusOr<T>) is OK and moves
 // its value into `lhs`, which may declare a variable. On failure the test stops with the status.
 #define IPC_ASSERT_OK_AND_ASSIGN(lhs, expr) \
