@@ -64,6 +64,10 @@ struct CaseResult {
   std::vector<ipc::IpcObject> leaks;  // IPC objects left in its namespaces after it ended
   std::vector<std::string> suspicions;  // for the instructor: signs of a forged verdict
   absl::Duration wall_time;
+  // Measured by the case's cgroups; -1 when the sandbox runs without cgroups.
+  int64_t peak_memory_bytes = -1;  // memory.max_usage_in_bytes (includes its tmpfs files)
+  int64_t peak_processes = -1;     // pids.peak (bubblewrap's two processes included)
+  int64_t forks_refused = -1;      // pids.events "max": forks the pids limit refused
 };
 
 // OutcomeName()
@@ -78,8 +82,15 @@ struct SandboxOptions {
   gid_t run_as_gid = 65534;
   // Paths inside which the test binary may read (bound read-only); "/" by default.
   std::string read_only_root = "/";
-  // A name for this grader's cgroups, so parallel graders never share one.
+  // A name for this grader's cgroups, so parallel graders never share one: the directories are
+  // "ipclabs-<cgroup_name>" ("ipclabs-" is not doubled). "" picks "grader-<pid>"; with that form
+  // a later grader sweeps the directories of one that died.
   std::string cgroup_name;
+  // Host directories a case must not see, each covered by an empty tmpfs: the instructor's tree
+  // (solutions/, grader/hidden/), home directories. `--ro-bind / /` shows everything else that
+  // uid 65534 may read. The binary's tree and the working directory are bound back if they lie
+  // below one. Paths that do not exist are ignored.
+  std::vector<std::string> hidden_paths;
 };
 
 class Sandbox {
@@ -87,10 +98,15 @@ class Sandbox {
   // Sandbox::Create()
   //
   // Checks what isolation this machine allows (bwrap present and working, cgroups writable,
-  // running as root or not), sweeps stale case cgroups of earlier runs, and returns a sandbox.
-  // warnings() says loudly what is weaker than designed (no cgroups: memory and process counts
-  // are unlimited). Errors: no way at all to run a case (bwrap missing and not allowed to fall
-  // back).
+  // running as root or not), sweeps stale case cgroups of earlier runs (killing what is left in
+  // them), and returns a sandbox. It runs /bin/true through the whole machinery once, so a
+  // machine where bubblewrap cannot make namespaces fails here, not at the first case.
+  // warnings() says loudly what is weaker than designed (not root: student code runs under the
+  // caller's uid; no cgroups: memory and process counts are unlimited). Only cgroup v1 (pids and
+  // memory hierarchies) is supported; on a v2-only machine warnings() says so.
+  // Errors: FAILED_PRECONDITION when bubblewrap is missing or cannot sandbox /bin/true.
+  // The Sandbox owns its cgroup directories ("ipclabs-<cgroup_name>") and removes them when
+  // destroyed. RunCase, ListCases and CheckSentinel may be called from several threads at once.
   static absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxOptions& options);
 
   virtual ~Sandbox() = default;
@@ -102,18 +118,23 @@ class Sandbox {
 
   // Sandbox::ListCases()
   //
-  // Runs `binary --gtest_list_tests` contained (the same limits) and returns the full names
-  // ("Suite.Case", parameterised and typed names included). Errors: the binary crashed or timed
-  // out while listing (the status says how).
+  // Runs `binary --gtest_list_tests` contained (the same limits, the binary's directory as the
+  // working directory, at least 4 MiB of output kept) and returns the full names ("Suite.Case",
+  // parameterised and typed names included; the grader's sentinel is not listed, as the verdict
+  // channel is not opened). Errors: FAILED_PRECONDITION when the binary crashed, timed out or
+  // exited non-zero while listing (the status says how, with the start of its output).
   virtual absl::StatusOr<std::vector<std::string>> ListCases(const std::string& binary,
                                                              const CaseLimits& limits) = 0;
 
   // Sandbox::RunCase()
   //
   // Runs exactly one case (`--gtest_filter=<case_name>`) of `binary`, contained, with `workdir`
-  // as its working directory (read-only), and returns what happened. Errors only for the
-  // grader's own failures (could not create a cgroup, fork failed): everything the student's
-  // code does is a CaseResult.
+  // as its working directory (read-only), and returns what happened. `binary` and `workdir` may
+  // lie below a directory uid 65534 cannot enter (Bazel's output tree under /root): the sandbox
+  // hides that directory and binds back only Bazel's bin/ root and `workdir`, at their own paths.
+  // Errors: INVALID_ARGUMENT for a case name with filter characters (* ? : leading -); otherwise
+  // only the grader's own failures (a cgroup could not be made, fork failed, bubblewrap failed to
+  // start): everything the student's code does is a CaseResult.
   virtual absl::StatusOr<CaseResult> RunCase(const std::string& binary,
                                              const std::string& case_name,
                                              const std::string& workdir,
@@ -122,8 +143,9 @@ class Sandbox {
   // Sandbox::CheckSentinel()
   //
   // Runs the grader's sentinel case (IpcLabsGraderSentinel.MustFail), which must be reported as
-  // failed. Returns the suspicions to report if it was reported passed (a forged verdict), or an
-  // empty list.
+  // failed with its own message. Returns an empty list when it was; otherwise the suspicions to
+  // report, the first saying what happened (reported passed: forged verdicts; crashed, no
+  // verdict, ...: the binary tampers with the verdict channel). Errors: as RunCase.
   virtual absl::StatusOr<std::vector<std::string>> CheckSentinel(const std::string& binary,
                                                                  const std::string& workdir,
                                                                  const CaseLimits& limits) = 0;
