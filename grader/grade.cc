@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "grader/files.h"
 #include "grader/scoring.h"
+#include "grader/source_scan.h"
 
 namespace grader {
 namespace {
@@ -298,6 +299,16 @@ absl::StatusOr<SubmissionReport> GradeSubmission(const GradeOptions& options, Sa
     if (!staging->ok) {
       lab.outcome = LabOutcome::kMissing;
       continue;
+    }
+    // Signs of a forger in the student's code are for the instructor (source_scan.h).
+    for (const std::string& file : it->second.student_files) {
+      if (!IsSourceFile(file)) continue;
+      std::string shown = absl::StrCat("labs/", lab.name, "/", file);
+      absl::StatusOr<std::string> text = ReadFile(absl::StrCat(stage, "/", shown));
+      if (!text.ok()) continue;  // not staged (missing files were reported above)
+      for (std::string& finding : ScanStudentSource(shown, *text)) {
+        lab.suspicions.push_back(std::move(finding));
+      }
     }
     requests.push_back({lab.name, Exists(absl::StrCat(stage, "/grader/hidden/", lab.name, "/BUILD"))});
   }

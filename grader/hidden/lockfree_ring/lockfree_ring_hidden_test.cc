@@ -285,7 +285,15 @@ TEST_F(HiddenSlotRingTest, WakesOnlyASleepingPeer) {
         if (!popped.ok()) return ChildFails(popped.ToString());
         return consumer->stats().sleeps >= 1 ? 0 : ChildFails("Pop returned without sleeping");
       }));
-  absl::SleepFor(absl::Milliseconds(200));  // the consumer is asleep by now
+  // Wait until the consumer is asleep in the kernel (state S in /proc, three samples in a row), not
+  // for a fixed time: under load a fixed sleep can end before the consumer has even attached.
+  int asleep = 0;
+  for (ipc::Stopwatch watch; asleep < 3 && watch.Elapsed() < absl::Seconds(5);) {
+    absl::StatusOr<char> state = ipc::ProcessState(child.pid());
+    asleep = state.ok() && *state == 'S' ? asleep + 1 : 0;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(asleep, 3) << "the consumer never went to sleep on an empty ring within 5 s";
   ASSERT_TRUE(producer.TryPushValue(stress::MakeSlotMessage(0, 0)));
   IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus status, child.Wait(absl::Seconds(10)));
   EXPECT_TRUE(status.Succeeded()) << status.ToString();
