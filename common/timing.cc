@@ -8,7 +8,9 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 
 namespace ipc {
@@ -77,6 +79,23 @@ double Median(std::vector<double> samples) {
   std::sort(samples.begin(), samples.end());
   size_t n = samples.size();
   return n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+}
+
+absl::StatusOr<uint64_t> VoluntaryContextSwitches(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/status");
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": no such process"));
+  std::string line;
+  constexpr absl::string_view kField = "voluntary_ctxt_switches:";
+  while (std::getline(in, line)) {
+    if (absl::string_view(line).substr(0, kField.size()) != kField) continue;
+    uint64_t switches = 0;
+    if (!absl::SimpleAtoi(absl::string_view(line).substr(kField.size()), &switches)) {
+      return absl::InternalError(absl::StrCat(path, ": cannot parse \"", line, "\""));
+    }
+    return switches;
+  }
+  return absl::InternalError(absl::StrCat(path, " has no voluntary_ctxt_switches line"));
 }
 
 }  // namespace ipc

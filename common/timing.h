@@ -58,6 +58,14 @@ absl::StatusOr<absl::Duration> ProcessCpuTime(pid_t pid);
 // wait queue, 'D', 'Z' zombie, 'T' stopped. Errors as ProcessCpuTime().
 absl::StatusOr<char> ProcessState(pid_t pid);
 
+// VoluntaryContextSwitches()
+//
+// How many times process `pid` has given up the CPU of its own accord so far
+// (voluntary_ctxt_switches in /proc/PID/status): each is one sleep (a futex wait, a blocking
+// read). A waiter that sleeps properly adds a handful while idle; a sleep-polling loop adds
+// hundreds a second. Errors: the process does not exist (NOT_FOUND), the field is missing.
+absl::StatusOr<uint64_t> VoluntaryContextSwitches(pid_t pid);
+
 // Median()
 //
 // The median of `samples` (the mean of the middle two for an even count). Requires non-empty.

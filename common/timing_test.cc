@@ -57,3 +57,31 @@ TEST(ProcessStatsTest, AMissingProcessIsNotFound) {
 
 }  // namespace
 }  // namespace ipc
+
+namespace ipc {
+namespace {
+
+// A child asleep in a loop of short sleeps gives up the CPU each time: its count grows.
+TEST(VoluntaryContextSwitchesTest, CountsASleepersWakeUps) {
+  absl::StatusOr<Child> child = Child::Fork([] {
+    for (int i = 0; i < 1000; ++i) ::usleep(1000);
+    return 0;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<uint64_t> before = VoluntaryContextSwitches(child->pid());
+  ASSERT_TRUE(before.ok()) << before.status();
+  ::usleep(200 * 1000);
+  absl::StatusOr<uint64_t> after = VoluntaryContextSwitches(child->pid());
+  ASSERT_TRUE(after.ok()) << after.status();
+  // ~200 sleeps of 1 ms in 200 ms; on a loaded machine far fewer run, but never none.
+  EXPECT_GT(*after, *before) << "a process that sleeps must add voluntary context switches";
+  // ~Child kills and reaps the sleeper.
+}
+
+TEST(VoluntaryContextSwitchesTest, AMissingProcessIsNotFound) {
+  absl::StatusOr<uint64_t> switches = VoluntaryContextSwitches(0x7ffffff0);
+  EXPECT_EQ(switches.status().code(), absl::StatusCode::kNotFound) << switches.status();
+}
+
+}  // namespace
+}  // namespace ipc

@@ -4,7 +4,15 @@ A lab `L` is three folders, each with one macro call in its BUILD file:
 
   labs/L/BUILD            ipc_lab(name = "L", ...)
       :contract           the header L.h (the contract) and its deps, no code
+      :given              plumbing the lab hands out ready-made (given_srcs: move operations,
+                          destructors, small helpers that are not the lesson); compiled against
+                          the contract and linked by both the student library and the reference.
+                          Empty when the lab has none. Not student-owned: the grader always takes
+                          it from the pristine tree.
       :L                  the student library: the contract plus the student-owned sources
+      :test_util          helpers shared by the public and the hidden tests (test_util_srcs,
+                          test_util_hdrs: fixtures, child helpers, capture classes), compiled
+                          against the contract; testonly. Empty when the lab has none.
       :public_tests       L_test.cc compiled against the contract only (linked by every variant)
       :<program>          each program the tests exec, linked with the student library
       :L_test             the public tests against the student library; tagged manual, so that
@@ -16,7 +24,7 @@ A lab `L` is three folders, each with one macro call in its BUILD file:
       :L_test             the public tests against the reference (not manual: CI runs it)
 
   grader/hidden/L/BUILD   ipc_lab_hidden_tests(lab = "L", ...)
-      :hidden_tests       the hidden tests compiled against the contract
+      :hidden_tests       the hidden tests compiled against the contract (and //labs/L:test_util)
       :student/L_hidden_test    + student/<program>    (manual)
       :reference/L_hidden_test  + reference/<program>  (not manual)
 
@@ -71,7 +79,10 @@ def ipc_lab(
         test_data = [],
         test_size = "small",
         test_timeout = None,
-        extra_libs = {}):
+        extra_libs = {},
+        given_srcs = [],
+        test_util_srcs = [],
+        test_util_hdrs = []):
     """The student side of lab `name` (in labs/<name>/BUILD).
 
     Args:
@@ -87,6 +98,12 @@ def ipc_lab(
       test_timeout: the tests' Bazel timeout, if not the size's default.
       extra_libs: name -> dict of cc_library kwargs for code the lab ships that is not the
         student's (a baseline, a deliberately broken example); it is compiled against the contract.
+      given_srcs: sources of the `:given` library (e.g. [name + "_given.cc"]): the plumbing that
+        the skeleton and the reference share, so that each of them holds only the student's
+        functions. Linked into both implementations; never listed in lab.json's student_files.
+      test_util_srcs: sources of the `:test_util` library (e.g. [name + "_test_util.cc"]): the
+        helpers the public and the hidden tests share. Both test libraries depend on it.
+      test_util_hdrs: headers of `:test_util` (e.g. [name + "_test_util.h"]).
     """
     hdrs = hdrs or [name + ".h"]
     native.exports_files(srcs + hdrs, visibility = ["//visibility:public"])
@@ -96,10 +113,28 @@ def ipc_lab(
         deps = deps,
         visibility = ["//visibility:public"],
     )
+    # Always made (empty without given_srcs), so that ipc_lab_reference can depend on it
+    # without being told whether the lab has any.
+    native.cc_library(
+        name = "given",
+        srcs = given_srcs,
+        deps = [":contract"] + deps,
+        visibility = ["//visibility:public"],
+    )
     native.cc_library(
         name = name,
         srcs = srcs,
-        deps = [":contract"] + deps,
+        deps = [":contract", ":given"] + deps,
+        visibility = ["//visibility:public"],
+    )
+    # Always made (empty without test_util_srcs/hdrs), so that ipc_lab_hidden_tests can depend on
+    # it without being told whether the lab has any.
+    native.cc_library(
+        name = "test_util",
+        srcs = test_util_srcs,
+        hdrs = test_util_hdrs,
+        deps = [":contract", "//common/testing"] + _TEST_DEPS + test_deps,
+        testonly = True,
         visibility = ["//visibility:public"],
     )
     for lib_name, kwargs in extra_libs.items():
@@ -111,7 +146,7 @@ def ipc_lab(
     native.cc_library(
         name = "public_tests",
         srcs = [name + "_test.cc"],
-        deps = [":contract", "//common/testing"] + _TEST_DEPS + test_deps,
+        deps = [":contract", ":test_util", "//common/testing"] + _TEST_DEPS + test_deps,
         testonly = True,
         alwayslink = True,
         visibility = ["//visibility:public"],
@@ -156,7 +191,7 @@ def ipc_lab_reference(lab, srcs, deps = [], programs = [], test_data = [], test_
     native.cc_library(
         name = lab,
         srcs = srcs,
-        deps = [pkg + ":contract"] + deps,
+        deps = [pkg + ":contract", pkg + ":given"] + deps,
         visibility = ["//visibility:public"],
     )
     _binaries_and_test(
@@ -189,7 +224,7 @@ def ipc_lab_hidden_tests(lab, srcs, programs = [], test_deps = [], test_data = [
     native.cc_library(
         name = "hidden_tests",
         srcs = srcs,
-        deps = [pkg + ":contract", "//common/testing"] + _TEST_DEPS + test_deps,
+        deps = [pkg + ":contract", pkg + ":test_util", "//common/testing"] + _TEST_DEPS + test_deps,
         testonly = True,
         alwayslink = True,
     )

@@ -4,6 +4,8 @@
 //     IPC_ASSERT_OK_AND_ASSIGN(lhs, expr) for StatusOr values.
 //   - LeakCheckedTest, a fixture that fails a test which leaves an IPC object behind.
 //   - ProgramPath(), which finds a program the test execs (built beside the test binary).
+//   - IsOkAndHolds(m), WaitAll(children), ReadAll(fd) and CapturedOutput: what several labs'
+//     multi-process tests need to check a value, reap many children and read a child's output.
 //
 // Failure messages are for students: they say what was expected, what happened, and where to
 // look.
@@ -17,7 +19,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/fd.h"
 #include "common/ipc_snapshot.h"
+#include "common/process.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -65,6 +70,53 @@ MATCHER_P(MessageHas, text, std::string("fails with a message containing \"") + 
   *result_listener << "the message was: " << status.message();
   return status.message().find(text) != absl::string_view::npos;
 }
+
+// IsOkAndHolds(m): matches an OK absl::StatusOr whose value matches `m` (a matcher or a value).
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds the expected value") {
+  if (!arg.ok()) {
+    *result_listener << "the call failed: " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
+}
+
+// WaitAll()
+//
+// Waits for every child against ONE deadline `total` from now (default 10 s), so that n hung children cost one
+// timeout, not n; returns their exit statuses in order. A child that could not be waited for
+// (Wait() failed) is reported with ADD_FAILURE and counted as timed out. A child still running at
+// the deadline is killed by Child::Wait, as always.
+std::vector<ExitStatus> WaitAll(std::vector<Child>& children,
+                                absl::Duration total = absl::Seconds(10));
+
+// ReadAll()
+//
+// Everything readable from `fd` until end of file (a pipe whose writers have all closed, say),
+// retrying on EINTR. A read error ends the text early: the caller compares the text and sees it.
+std::string ReadAll(int fd);
+
+// CapturedOutput
+//
+// A memfd a child writes its stdout (or stderr) into, read back after it exits: no pipe to drain
+// while the child runs, so a chatty child can never block on a full pipe. Fails the test (setup
+// error) if memfd_create fails. Move-only; closes the memfd when destroyed.
+class CapturedOutput {
+ public:
+  CapturedOutput();
+
+  // CapturedOutput::fd()
+  //
+  // The descriptor to pass as ExecOptions::stdout_fd (or dup2 in a forked child); still owned here.
+  int fd() const { return fd_.get(); }
+
+  // CapturedOutput::Text()
+  //
+  // Everything written so far, from offset 0 (pread: the child's file offset does not matter).
+  std::string Text() const;
+
+ private:
+  UniqueFd fd_;  // the memfd
+};
 
 // ProgramPath()
 //

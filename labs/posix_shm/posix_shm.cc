@@ -28,29 +28,7 @@
 
 namespace posix_shm {
 
-// ---------------------------------------------------------------------------------------------
-// Moving a region (plumbing, done for you): the moved-from region is left empty.
-
-SharedRegion::SharedRegion(SharedRegion&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      name_(std::exchange(other.name_, std::string())),
-      fd_(std::move(other.fd_)),
-      access_(other.access_) {}
-
-SharedRegion& SharedRegion::operator=(SharedRegion&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    name_ = std::exchange(other.name_, std::string());
-    fd_ = std::move(other.fd_);
-    access_ = other.access_;
-  }
-  return *this;
-}
-
-SharedRegion::~SharedRegion() { Reset(); }
+// Moving and destroying a region are given, in posix_shm_given.cc (they call your Reset()).
 
 // Task 1 ------------------------------------------------------------------------------------------
 

@@ -87,20 +87,6 @@ absl::Status NamedSemaphore::Unlink(const std::string& /*name*/) {
   return absl::UnimplementedError("TODO(student): NamedSemaphore::Unlink(): sem_unlink");
 }
 
-NamedSemaphore::NamedSemaphore(NamedSemaphore&& other) noexcept
-    : sem_(std::exchange(other.sem_, nullptr)), name_(std::move(other.name_)) {}
-
-NamedSemaphore& NamedSemaphore::operator=(NamedSemaphore&& other) noexcept {
-  if (this != &other) {
-    (void)Close();
-    sem_ = std::exchange(other.sem_, nullptr);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-NamedSemaphore::~NamedSemaphore() { (void)Close(); }
-
 absl::Status NamedSemaphore::Close() {
   if (sem_ == nullptr) return absl::OkStatus();
   return absl::UnimplementedError("TODO(student): NamedSemaphore::Close(): sem_close");
@@ -121,17 +107,6 @@ struct SharedCounter::Shared {
 absl::StatusOr<SharedCounter> SharedCounter::Create() {
   return absl::UnimplementedError(
       "TODO(student): SharedCounter::Create(): mmap a Shared, InitShared(lock, 1)");
-}
-
-SharedCounter::SharedCounter(SharedCounter&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)) {}
-
-SharedCounter& SharedCounter::operator=(SharedCounter&& other) noexcept {
-  if (this != &other) {
-    this->~SharedCounter();
-    shared_ = std::exchange(other.shared_, nullptr);
-  }
-  return *this;
 }
 
 SharedCounter::~SharedCounter() {
@@ -163,18 +138,6 @@ absl::StatusOr<BoundedBuffer> BoundedBuffer::Create(size_t /*capacity*/) {
       "TODO(student): BoundedBuffer::Create(): check capacity, mmap, three InitShared");
 }
 
-BoundedBuffer::BoundedBuffer(BoundedBuffer&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)), capacity_(other.capacity_) {}
-
-BoundedBuffer& BoundedBuffer::operator=(BoundedBuffer&& other) noexcept {
-  if (this != &other) {
-    this->~BoundedBuffer();
-    shared_ = std::exchange(other.shared_, nullptr);
-    capacity_ = other.capacity_;
-  }
-  return *this;
-}
-
 BoundedBuffer::~BoundedBuffer() {
   if (shared_ == nullptr) return;
   // TODO(student): destroy the three semaphores, then munmap.
@@ -203,16 +166,6 @@ struct Barrier::Shared {
 
 absl::StatusOr<Barrier> Barrier::Create(unsigned /*parties*/) {
   return absl::UnimplementedError("TODO(student): Barrier::Create()");
-}
-
-Barrier::Barrier(Barrier&& other) noexcept : shared_(std::exchange(other.shared_, nullptr)) {}
-
-Barrier& Barrier::operator=(Barrier&& other) noexcept {
-  if (this != &other) {
-    this->~Barrier();
-    shared_ = std::exchange(other.shared_, nullptr);
-  }
-  return *this;
 }
 
 Barrier::~Barrier() {
@@ -253,31 +206,6 @@ absl::Status NamedChannel::Unlink(const std::string& /*prefix*/) {
   return absl::UnimplementedError(
       "TODO(student): NamedChannel::Unlink(): sem_unlink x3, shm_unlink");
 }
-
-NamedChannel::NamedChannel(NamedChannel&& other) noexcept
-    : mutex_(std::exchange(other.mutex_, nullptr)),
-      empty_(std::exchange(other.empty_, nullptr)),
-      full_(std::exchange(other.full_, nullptr)),
-      shared_(std::exchange(other.shared_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)),
-      capacity_(other.capacity_),
-      prefix_(std::move(other.prefix_)) {}
-
-NamedChannel& NamedChannel::operator=(NamedChannel&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    mutex_ = std::exchange(other.mutex_, nullptr);
-    empty_ = std::exchange(other.empty_, nullptr);
-    full_ = std::exchange(other.full_, nullptr);
-    shared_ = std::exchange(other.shared_, nullptr);
-    map_size_ = std::exchange(other.map_size_, 0);
-    capacity_ = other.capacity_;
-    prefix_ = std::move(other.prefix_);
-  }
-  return *this;
-}
-
-NamedChannel::~NamedChannel() { Reset(); }
 
 absl::Status NamedChannel::Put(uint64_t /*item*/) {
   return absl::UnimplementedError("TODO(student): NamedChannel::Put()");

@@ -45,6 +45,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/semaphores/broken.h"
+#include "labs/semaphores/semaphores_test_util.h"
 
 namespace semaphores {
 namespace {
@@ -54,167 +55,22 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
+using ::ipc::testing::CapturedOutput;
+using ::ipc::testing::IsOkAndHolds;
+using ::ipc::testing::WaitAll;
+using ::semaphores::test_util::ChannelNamesGuard;
+using ::semaphores::test_util::Eventually;
+using ::semaphores::test_util::Iota;
+using ::semaphores::test_util::LeaveStaleSemaphore;
+using ::semaphores::test_util::Numbers;
+using ::semaphores::test_util::RunProgram;
+using ::semaphores::test_util::SleepsSoon;
+using ::semaphores::test_util::TestShared;
 
 constexpr absl::Duration kChildTimeout = absl::Seconds(10);
 
-// ---------------------------------------------------------------------------------------------
-// Test helpers (the tests' own instruments; none of them is your code)
-// ---------------------------------------------------------------------------------------------
-
-// One T in an anonymous shared mapping, for what the test itself records across fork (counters,
-// flags, tallies). Zero-filled by mmap, then value-initialised.
-template <typename T>
-class TestShared {
- public:
-  TestShared() {
-    void* memory =
-        ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) {
-      ADD_FAILURE() << "test setup: mmap: " << std::strerror(errno);
-      return;
-    }
-    ptr_ = new (memory) T();
-  }
-  ~TestShared() {
-    if (ptr_ == nullptr) return;
-    ptr_->~T();
-    ::munmap(ptr_, sizeof(T));
-  }
-  TestShared(const TestShared&) = delete;
-  TestShared& operator=(const TestShared&) = delete;
-  T* operator->() const { return ptr_; }
-  T& operator*() const { return *ptr_; }
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-};
-
-// Waits (up to `timeout`) until `condition` holds, polling every millisecond.
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
-// True once process `pid` is asleep in a wait queue (state S in /proc/PID/stat).
-// Waits until process `pid` is asleep in a wait queue (state S in /proc/PID/stat). Returns false
-// at once if it has exited (state Z: it did not block where it should have), or after 5 s.
-bool SleepsSoon(pid_t pid) {
-  bool exited = false;
-  bool asleep = Eventually([pid, &exited] {
-    absl::StatusOr<char> state = ipc::ProcessState(pid);
-    exited = !state.ok() || *state == 'Z' || *state == 'X';
-    return exited || *state == 'S';
-  });
-  return asleep && !exited;
-}
-
-// Waits for every child against ONE deadline, so that n hung children cost one timeout, not n.
-// A child that could not be waited for counts as timed out.
-std::vector<ipc::ExitStatus> WaitAll(std::vector<ipc::Child>& children,
-                                     absl::Duration total = kChildTimeout) {
-  const absl::Time deadline = absl::Now() + total;
-  std::vector<ipc::ExitStatus> statuses;
-  for (ipc::Child& child : children) {
-    absl::StatusOr<ipc::ExitStatus> status =
-        child.Wait(std::max(deadline - absl::Now(), absl::Milliseconds(1)));
-    if (!status.ok()) {
-      ADD_FAILURE() << "waiting for a child: " << status.status();
-      ipc::ExitStatus failed;
-      failed.kind = ipc::ExitStatus::Kind::kTimedOut;
-      statuses.push_back(failed);
-      continue;
-    }
-    statuses.push_back(*status);
-  }
-  return statuses;
-}
-
-// A memfd a child writes its stdout into; read back after it exits.
-class CapturedOutput {
- public:
-  CapturedOutput() : fd_(::memfd_create("captured-stdout", 0)) {
-    if (fd_ == -1) ADD_FAILURE() << "test setup: memfd_create: " << std::strerror(errno);
-  }
-  ~CapturedOutput() {
-    if (fd_ != -1) ::close(fd_);
-  }
-  int fd() const { return fd_; }
-  // The numbers the child printed, one a line.
-  std::vector<uint64_t> Numbers() const {
-    std::string text;
-    char chunk[4096];
-    for (off_t offset = 0;;) {
-      ssize_t n = ::pread(fd_, chunk, sizeof chunk, offset);
-      if (n <= 0) break;
-      text.append(chunk, static_cast<size_t>(n));
-      offset += n;
-    }
-    std::vector<uint64_t> numbers;
-    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-      uint64_t value = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(line, &value)) << "unexpected output line: " << line;
-      numbers.push_back(value);
-    }
-    return numbers;
-  }
-
- private:
-  int fd_;
-};
-
-absl::StatusOr<ipc::Child> RunProgram(const std::string& program, std::vector<std::string> flags,
-                                      int stdout_fd = -1) {
-  std::vector<std::string> args = {program};
-  args.insert(args.end(), flags.begin(), flags.end());
-  ipc::ExecOptions options;
-  options.stdout_fd = stdout_fd;
-  return ipc::Child::Exec(ipc::testing::ProgramPath(program), args, options);
-}
-
-std::vector<uint64_t> Iota(uint64_t first, size_t count) {
-  std::vector<uint64_t> values(count);
-  for (size_t i = 0; i < count; ++i) values[i] = first + i;
-  return values;
-}
-
-// Removes a channel's four names when the test ends, whatever happened, for tests that put
-// objects there themselves (stale leftovers): a failed assertion must not turn into a leak report
-// that hides the real failure. Tests that check that YOUR code removes the names do not use it.
-class ChannelNamesGuard {
- public:
-  explicit ChannelNamesGuard(std::string prefix) : names_(ChannelNamesFor(prefix)) {}
-  ~ChannelNamesGuard() {
-    for (const std::string* name : {&names_.mutex, &names_.empty, &names_.full}) {
-      ::sem_unlink(name->c_str());
-    }
-    ::shm_unlink(names_.buffer.c_str());
-  }
-
- private:
-  ChannelNames names_;
-};
-
-// Leaves a semaphore `name` with `value` behind, as a crashed run would.
-void LeaveStaleSemaphore(const std::string& name, unsigned value) {
-  sem_t* sem = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, value);
-  ASSERT_NE(sem, SEM_FAILED) << "test setup: sem_open(" << name << "): " << std::strerror(errno);
-  ASSERT_EQ(::sem_close(sem), 0);
-}
-
-// IsOkAndHolds(m): an OK absl::StatusOr whose value matches `m`.
-MATCHER_P(IsOkAndHolds, matcher, "is OK and holds the expected value") {
-  if (!arg.ok()) {
-    *result_listener << "the call failed: " << arg.status();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
-}
+// The tests' own instruments (none of them is your code) are in semaphores_test_util.h and
+// common/testing/testing.h.
 
 class SemaphoresTest : public ipc::testing::LeakCheckedTest {};
 
@@ -709,7 +565,7 @@ TEST_F(NamedChannelTest, ProducerAndConsumerProgramsDeliverTenItemsInOrder) {
   EXPECT_TRUE(produced.Succeeded())
       << "sem_producer " << produced.ToString() << " (its stderr says why)";
   EXPECT_TRUE(consumed.Succeeded()) << "sem_consumer " << consumed.ToString();
-  EXPECT_THAT(out.Numbers(), ElementsAreArray(Iota(1, 10)));
+  EXPECT_THAT(Numbers(out), ElementsAreArray(Iota(1, 10)));
   IPC_EXPECT_OK(NamedChannel::Unlink(prefix));
   for (const std::string& name : {ChannelNamesFor(prefix).mutex, ChannelNamesFor(prefix).buffer}) {
     EXPECT_TRUE(ipc::PosixObjectsNamed(name).empty())
@@ -745,7 +601,7 @@ TEST_F(NamedChannelTest, FindTheBugStaleSemaphoresFromACrashedRun) {
   IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus consumed, consumer.Wait(kChildTimeout));
   EXPECT_TRUE(produced.Succeeded()) << "sem_producer " << produced.ToString();
   EXPECT_TRUE(consumed.Succeeded()) << "sem_consumer " << consumed.ToString();
-  EXPECT_THAT(out.Numbers(), ElementsAreArray(Iota(1, 10)))
+  EXPECT_THAT(Numbers(out), ElementsAreArray(Iota(1, 10)))
       << "a leftover \"full\" of 3 was reused: Create must use O_EXCL and, on EEXIST, unlink the "
          "leftover and create it again (SE5)";
   IPC_EXPECT_OK(NamedChannel::Unlink(prefix));
@@ -762,7 +618,7 @@ TEST_F(NamedChannelTest, FindTheBugStaleSemaphoresFromACrashedRun) {
                    out.fd()));
     IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus status, consumer.Wait(kChildTimeout));
     ASSERT_TRUE(status.Succeeded()) << "broken_pc " << status.ToString();
-    EXPECT_THAT(out.Numbers(), ElementsAre(0u, 0u, 0u))
+    EXPECT_THAT(Numbers(out), ElementsAre(0u, 0u, 0u))
         << "the broken consumer should have taken three phantom items without any producer";
   }
 }
@@ -790,9 +646,9 @@ TEST_F(NamedChannelTest, FindTheBugTwoRunsUnderTheSameNames) {
   for (const ipc::ExitStatus& status : WaitAll(children)) {
     EXPECT_TRUE(status.Succeeded()) << "a program " << status.ToString();
   }
-  EXPECT_THAT(out_a.Numbers(), ElementsAreArray(Iota(1, 200)))
+  EXPECT_THAT(Numbers(out_a), ElementsAreArray(Iota(1, 200)))
       << "channel A got foreign items (SE6)";
-  EXPECT_THAT(out_b.Numbers(), ElementsAreArray(Iota(1001, 200)))
+  EXPECT_THAT(Numbers(out_b), ElementsAreArray(Iota(1001, 200)))
       << "channel B got foreign items (SE6)";
   IPC_EXPECT_OK(NamedChannel::Unlink(prefix_a));
   IPC_EXPECT_OK(NamedChannel::Unlink(prefix_b));
@@ -813,7 +669,7 @@ TEST_F(NamedChannelTest, FindTheBugTwoRunsUnderTheSameNames) {
                    out.fd()));
     IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus b, run_b.Wait(kChildTimeout));
     ASSERT_TRUE(b.Succeeded()) << "broken_pc consumer " << b.ToString();
-    EXPECT_THAT(out.Numbers(), ElementsAre(100u, 101u, 102u))
+    EXPECT_THAT(Numbers(out), ElementsAre(100u, 101u, 102u))
         << "run B's consumer should have received run A's items";
   }
 }

@@ -145,26 +145,7 @@ absl::Status Publish(std::atomic<uint32_t>* state, uint32_t new_state, const std
 // ---------------------------------------------------------------------------------------------
 // SharedRegion
 
-SharedRegion::SharedRegion(SharedRegion&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      name_(std::exchange(other.name_, std::string())),
-      fd_(std::move(other.fd_)),
-      access_(other.access_) {}
-
-SharedRegion& SharedRegion::operator=(SharedRegion&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    name_ = std::exchange(other.name_, std::string());
-    fd_ = std::move(other.fd_);
-    access_ = other.access_;
-  }
-  return *this;
-}
-
-SharedRegion::~SharedRegion() { Reset(); }
+// Moving and destroying a region are given: labs/posix_shm/posix_shm_given.cc.
 
 void SharedRegion::Reset() {
   // munmap can only fail for arguments we never pass (a range we did not map), so a destructor

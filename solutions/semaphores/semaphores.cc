@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/fd.h"
 #include "common/names.h"
 #include "common/status.h"
 #include "common/timing.h"
@@ -164,20 +165,6 @@ absl::Status NamedSemaphore::Unlink(const std::string& name) {
   return absl::OkStatus();
 }
 
-NamedSemaphore::NamedSemaphore(NamedSemaphore&& other) noexcept
-    : sem_(std::exchange(other.sem_, nullptr)), name_(std::move(other.name_)) {}
-
-NamedSemaphore& NamedSemaphore::operator=(NamedSemaphore&& other) noexcept {
-  if (this != &other) {
-    (void)Close();
-    sem_ = std::exchange(other.sem_, nullptr);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-NamedSemaphore::~NamedSemaphore() { (void)Close(); }
-
 absl::Status NamedSemaphore::Close() {
   if (sem_ == nullptr) return absl::OkStatus();
   sem_t* sem = std::exchange(sem_, nullptr);
@@ -202,17 +189,6 @@ absl::StatusOr<SharedCounter> SharedCounter::Create() {
     return status;
   }
   return SharedCounter(shared);
-}
-
-SharedCounter::SharedCounter(SharedCounter&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)) {}
-
-SharedCounter& SharedCounter::operator=(SharedCounter&& other) noexcept {
-  if (this != &other) {
-    this->~SharedCounter();
-    shared_ = std::exchange(other.shared_, nullptr);
-  }
-  return *this;
 }
 
 SharedCounter::~SharedCounter() {
@@ -258,18 +234,6 @@ absl::StatusOr<BoundedBuffer> BoundedBuffer::Create(size_t capacity) {
     return status;
   }
   return BoundedBuffer(shared, capacity);
-}
-
-BoundedBuffer::BoundedBuffer(BoundedBuffer&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)), capacity_(other.capacity_) {}
-
-BoundedBuffer& BoundedBuffer::operator=(BoundedBuffer&& other) noexcept {
-  if (this != &other) {
-    this->~BoundedBuffer();
-    shared_ = std::exchange(other.shared_, nullptr);
-    capacity_ = other.capacity_;
-  }
-  return *this;
 }
 
 BoundedBuffer::~BoundedBuffer() {
@@ -344,16 +308,6 @@ absl::StatusOr<Barrier> Barrier::Create(unsigned parties) {
   return Barrier(shared);
 }
 
-Barrier::Barrier(Barrier&& other) noexcept : shared_(std::exchange(other.shared_, nullptr)) {}
-
-Barrier& Barrier::operator=(Barrier&& other) noexcept {
-  if (this != &other) {
-    this->~Barrier();
-    shared_ = std::exchange(other.shared_, nullptr);
-  }
-  return *this;
-}
-
 Barrier::~Barrier() {
   if (shared_ == nullptr) return;
   ::sem_destroy(&shared_->mutex);
@@ -398,25 +352,6 @@ struct NamedChannel::Shared {
 };
 
 namespace {
-
-// Owns a file descriptor until Close(); the destructor closes it on the early-return paths.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() {
-    if (fd_ != -1) ::close(fd_);  // an error path already: nothing better to report
-  }
-  int get() const { return fd_; }
-  absl::Status Close(absl::string_view object) {
-    if (::close(std::exchange(fd_, -1)) == -1) return ipc::ErrnoError("close", object);
-    return absl::OkStatus();
-  }
-
- private:
-  int fd_;
-};
 
 // sem_open(O_CREAT | O_EXCL) that replaces a leftover instead of trusting it (SE5).
 absl::StatusOr<sem_t*> CreateFreshSemaphore(const std::string& name, unsigned value) {
@@ -488,7 +423,7 @@ absl::StatusOr<NamedChannel> NamedChannel::Create(const std::string& prefix, siz
   absl::StatusOr<int> created_fd = CreateFreshShm(names.buffer);
   if (!created_fd.ok()) return fail(created_fd.status());
   created.push_back(names.buffer);
-  ScopedFd fd(*created_fd);
+  ipc::UniqueFd fd(*created_fd);
   channel.map_size_ = sizeof(Shared);
   if (::ftruncate(fd.get(), static_cast<off_t>(channel.map_size_)) == -1) {
     return fail(ipc::ErrnoError("ftruncate", names.buffer));
@@ -520,7 +455,7 @@ absl::StatusOr<NamedChannel> NamedChannel::Open(const std::string& prefix) {
   NamedChannel channel;
   channel.prefix_ = prefix;
 
-  ScopedFd fd(::shm_open(names.buffer.c_str(), O_RDWR, 0));
+  ipc::UniqueFd fd(::shm_open(names.buffer.c_str(), O_RDWR, 0));
   if (fd.get() == -1) return ipc::ErrnoError("shm_open", names.buffer);
   struct stat st;
   if (::fstat(fd.get(), &st) == -1) return ipc::ErrnoError("fstat", names.buffer);
@@ -558,31 +493,6 @@ absl::Status NamedChannel::Unlink(const std::string& prefix) {
   }
   return first;
 }
-
-NamedChannel::NamedChannel(NamedChannel&& other) noexcept
-    : mutex_(std::exchange(other.mutex_, nullptr)),
-      empty_(std::exchange(other.empty_, nullptr)),
-      full_(std::exchange(other.full_, nullptr)),
-      shared_(std::exchange(other.shared_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)),
-      capacity_(other.capacity_),
-      prefix_(std::move(other.prefix_)) {}
-
-NamedChannel& NamedChannel::operator=(NamedChannel&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    mutex_ = std::exchange(other.mutex_, nullptr);
-    empty_ = std::exchange(other.empty_, nullptr);
-    full_ = std::exchange(other.full_, nullptr);
-    shared_ = std::exchange(other.shared_, nullptr);
-    map_size_ = std::exchange(other.map_size_, 0);
-    capacity_ = other.capacity_;
-    prefix_ = std::move(other.prefix_);
-  }
-  return *this;
-}
-
-NamedChannel::~NamedChannel() { Reset(); }
 
 absl::Status NamedChannel::Put(uint64_t item) {
   IPC_RETURN_IF_ERROR(Wait(empty_, prefix_ + ".empty"));

@@ -32,6 +32,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/posix_shm/posix_shm.h"
+#include "labs/posix_shm/posix_shm_test_util.h"
 
 namespace posix_shm {
 namespace {
@@ -39,21 +40,14 @@ namespace {
 using ::ipc::testing::HasErrno;
 using ::ipc::testing::IsOk;
 using ::ipc::testing::MessageHas;
+using ::ipc::testing::ReadAll;
 using ::ipc::testing::StatusIs;
+using ::posix_shm::test_util::Exists;
+using ::posix_shm::test_util::NameGuard;
+using ::posix_shm::test_util::Program;
+using ::posix_shm::test_util::Start;
 
 constexpr absl::Duration kChildTimeout = absl::Seconds(10);
-
-// Removes a name when the test ends, whatever happened (see the public tests).
-class NameGuard {
- public:
-  explicit NameGuard(std::string name) : name_(std::move(name)) {}
-  ~NameGuard() { ::shm_unlink(name_.c_str()); }
-
- private:
-  std::string name_;
-};
-
-bool Exists(const std::string& name) { return !ipc::PosixObjectsNamed(name).empty(); }
 
 off_t SizeOfObject(const std::string& name) {
   struct stat st {};
@@ -89,42 +83,6 @@ int OpenDescriptors() {
   int n = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
-}
-
-std::string ReadAll(int fd) {
-  std::string out;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == -1 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-struct Program {
-  ipc::Child child;
-  ScopedFd out;
-  ScopedFd err;
-};
-
-absl::StatusOr<Program> Start(const std::string& program, std::vector<std::string> args) {
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) == -1) return ipc::ErrnoError("pipe2", "stdout");
-  if (::pipe2(err, O_CLOEXEC) == -1) {
-    ::close(out[0]);
-    ::close(out[1]);
-    return ipc::ErrnoError("pipe2", "stderr");
-  }
-  ScopedFd out_read(out[0]), out_write(out[1]), err_read(err[0]), err_write(err[1]);
-  ipc::ExecOptions options;
-  options.stdout_fd = out_write.get();
-  options.stderr_fd = err_write.get();
-  args.insert(args.begin(), program);
-  IPC_ASSIGN_OR_RETURN(ipc::Child child,
-                       ipc::Child::Exec(ipc::testing::ProgramPath(program), args, options));
-  return Program{std::move(child), std::move(out_read), std::move(err_read)};
 }
 
 using HiddenSharedRegionTest = ipc::testing::LeakCheckedTest;

@@ -42,6 +42,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/semaphores/semaphores.h"
+#include "labs/semaphores/semaphores_test_util.h"
 
 namespace semaphores {
 namespace {
@@ -51,152 +52,19 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
+using ::ipc::testing::CapturedOutput;
+using ::ipc::testing::IsOkAndHolds;
+using ::ipc::testing::WaitAll;
+using ::semaphores::test_util::ChannelNamesGuard;
+using ::semaphores::test_util::Eventually;
+using ::semaphores::test_util::Iota;
+using ::semaphores::test_util::LeaveStaleSemaphore;
+using ::semaphores::test_util::Numbers;
+using ::semaphores::test_util::RunProgram;
+using ::semaphores::test_util::SleepsSoon;
+using ::semaphores::test_util::TestShared;
 
 constexpr absl::Duration kChildTimeout = absl::Seconds(10);
-
-MATCHER_P(IsOkAndHolds, matcher, "is OK and holds the expected value") {
-  if (!arg.ok()) {
-    *result_listener << "the call failed: " << arg.status();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
-}
-
-// One T in an anonymous shared mapping, for what the test records across fork.
-template <typename T>
-class TestShared {
- public:
-  TestShared() {
-    void* memory =
-        ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) {
-      ADD_FAILURE() << "test setup: mmap: " << std::strerror(errno);
-      return;
-    }
-    ptr_ = new (memory) T();
-  }
-  ~TestShared() {
-    if (ptr_ == nullptr) return;
-    ptr_->~T();
-    ::munmap(ptr_, sizeof(T));
-  }
-  TestShared(const TestShared&) = delete;
-  TestShared& operator=(const TestShared&) = delete;
-  T* operator->() const { return ptr_; }
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-};
-
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
-// Waits until process `pid` is asleep in a wait queue (state S in /proc/PID/stat). Returns false
-// at once if it has exited (state Z: it did not block where it should have), or after 5 s.
-bool SleepsSoon(pid_t pid) {
-  bool exited = false;
-  bool asleep = Eventually([pid, &exited] {
-    absl::StatusOr<char> state = ipc::ProcessState(pid);
-    exited = !state.ok() || *state == 'Z' || *state == 'X';
-    return exited || *state == 'S';
-  });
-  return asleep && !exited;
-}
-
-// Waits for every child against ONE deadline, so that n hung children cost one timeout, not n.
-// A child that could not be waited for counts as timed out.
-std::vector<ipc::ExitStatus> WaitAll(std::vector<ipc::Child>& children,
-                                     absl::Duration total = kChildTimeout) {
-  const absl::Time deadline = absl::Now() + total;
-  std::vector<ipc::ExitStatus> statuses;
-  for (ipc::Child& child : children) {
-    absl::StatusOr<ipc::ExitStatus> status =
-        child.Wait(std::max(deadline - absl::Now(), absl::Milliseconds(1)));
-    if (!status.ok()) {
-      ADD_FAILURE() << "waiting for a child: " << status.status();
-      ipc::ExitStatus failed;
-      failed.kind = ipc::ExitStatus::Kind::kTimedOut;
-      statuses.push_back(failed);
-      continue;
-    }
-    statuses.push_back(*status);
-  }
-  return statuses;
-}
-
-class CapturedOutput {
- public:
-  CapturedOutput() : fd_(::memfd_create("captured-stdout", 0)) {
-    if (fd_ == -1) ADD_FAILURE() << "test setup: memfd_create: " << std::strerror(errno);
-  }
-  ~CapturedOutput() {
-    if (fd_ != -1) ::close(fd_);
-  }
-  int fd() const { return fd_; }
-  std::vector<uint64_t> Numbers() const {
-    std::string text;
-    char chunk[4096];
-    for (off_t offset = 0;;) {
-      ssize_t n = ::pread(fd_, chunk, sizeof chunk, offset);
-      if (n <= 0) break;
-      text.append(chunk, static_cast<size_t>(n));
-      offset += n;
-    }
-    std::vector<uint64_t> numbers;
-    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-      uint64_t value = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(line, &value)) << "unexpected output line: " << line;
-      numbers.push_back(value);
-    }
-    return numbers;
-  }
-
- private:
-  int fd_;
-};
-
-absl::StatusOr<ipc::Child> RunProgram(const std::string& program, std::vector<std::string> flags,
-                                      int stdout_fd = -1) {
-  std::vector<std::string> args = {program};
-  args.insert(args.end(), flags.begin(), flags.end());
-  ipc::ExecOptions options;
-  options.stdout_fd = stdout_fd;
-  return ipc::Child::Exec(ipc::testing::ProgramPath(program), args, options);
-}
-
-std::vector<uint64_t> Iota(uint64_t first, size_t count) {
-  std::vector<uint64_t> values(count);
-  for (size_t i = 0; i < count; ++i) values[i] = first + i;
-  return values;
-}
-
-class ChannelNamesGuard {
- public:
-  explicit ChannelNamesGuard(std::string prefix) : names_(ChannelNamesFor(prefix)) {}
-  ~ChannelNamesGuard() {
-    for (const std::string* name : {&names_.mutex, &names_.empty, &names_.full}) {
-      ::sem_unlink(name->c_str());
-    }
-    ::shm_unlink(names_.buffer.c_str());
-  }
-
- private:
-  ChannelNames names_;
-};
-
-void LeaveStaleSemaphore(const std::string& name, unsigned value) {
-  sem_t* sem = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, value);
-  ASSERT_NE(sem, SEM_FAILED) << "test setup: sem_open(" << name << "): " << std::strerror(errno);
-  ASSERT_EQ(::sem_close(sem), 0);
-}
 
 void LeaveStaleShm(const std::string& name, size_t size) {
   int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -500,7 +368,7 @@ TEST_F(HiddenNamedChannelTest, EveryLeftoverOfACrashedRunIsReplaced) {
     EXPECT_TRUE(status.Succeeded())
         << "a program " << status.ToString() << " (timed out: it blocked on a leftover semaphore)";
   }
-  EXPECT_THAT(out.Numbers(), ElementsAreArray(Iota(1, 10))) << "SE5";
+  EXPECT_THAT(Numbers(out), ElementsAreArray(Iota(1, 10))) << "SE5";
   IPC_EXPECT_OK(NamedChannel::Unlink(prefix));
 }
 
@@ -534,7 +402,7 @@ TEST_F(HiddenNamedChannelTest, TwoChannelsWithTwoProducersAndTwoConsumersEachSta
   for (int ch = 0; ch < 2; ++ch) {
     std::multiset<uint64_t> got;
     for (int k = 0; k < 2; ++k) {
-      for (uint64_t item : outs[ch][k].Numbers()) got.insert(item);
+      for (uint64_t item : Numbers(outs[ch][k])) got.insert(item);
     }
     std::multiset<uint64_t> want;
     for (int k = 0; k < 2; ++k) {
