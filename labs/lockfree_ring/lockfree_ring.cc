@@ -29,9 +29,10 @@
 #include "common/timing.h"
 
 namespace lockfree_ring {
-namespace {
+namespace internal {
 
-// Marks one side of the ring detached and wakes the peer (called by the destructors).
+// Marks one side of the ring detached and wakes the peer (declared in lockfree_ring.h; the
+// destructors and move assignments in lockfree_ring_given.cc call it).
 void DetachSide(std::atomic<uint32_t>* state_word, std::atomic<uint64_t>* peer_wait_index) {
   // TODO(student): store PeerState::kDetached in *state_word, then FUTEX_WAKE the peer that may
   // be sleeping on *peer_wait_index, so that it sees the news at once (task 5).
@@ -39,7 +40,7 @@ void DetachSide(std::atomic<uint32_t>* state_word, std::atomic<uint64_t>* peer_w
   (void)peer_wait_index;
 }
 
-}  // namespace
+}  // namespace internal
 
 // ---------------------------------------------------------------------------------------------
 // SharedRing (task 1)
@@ -67,32 +68,6 @@ absl::Status SharedRing::Unlink(const std::string& name) {
       "TODO(student): SharedRing::Unlink: shm_unlink the name (task 1)");
 }
 
-SharedRing::SharedRing(SharedRing&& other) noexcept
-    : name_(std::move(other.name_)),
-      base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
-
-SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
-  if (this != &other) {
-    if (base_ != nullptr) ::munmap(base_, size_);
-    name_ = std::move(other.name_);
-    base_ = std::exchange(other.base_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-SharedRing::~SharedRing() {
-  if (base_ != nullptr) ::munmap(base_, size_);
-}
-
-std::byte* SharedRing::data() const {
-  return static_cast<std::byte*>(base_) + header()->data_offset;
-}
-RingKind SharedRing::kind() const { return header()->kind; }
-uint64_t SharedRing::capacity() const { return header()->capacity; }
-uint32_t SharedRing::slot_size() const { return header()->slot_size; }
-
 // ---------------------------------------------------------------------------------------------
 // SlotProducer and SlotConsumer (tasks 2-5)
 
@@ -101,35 +76,6 @@ absl::StatusOr<SlotProducer> SlotProducer::Attach(SharedRing& ring) {
   return absl::UnimplementedError(
       "TODO(student): SlotProducer::Attach: record this process as the producer (EBUSY if a "
       "live one is attached), then load head and tail into the handle (task 2)");
-}
-
-SlotProducer::SlotProducer(SlotProducer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      slots_(other.slots_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      slot_size_(other.slot_size_),
-      head_(other.head_),
-      cached_tail_(other.cached_tail_),
-      stats_(other.stats_) {}
-
-SlotProducer& SlotProducer::operator=(SlotProducer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
-    header_ = std::exchange(other.header_, nullptr);
-    slots_ = other.slots_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    slot_size_ = other.slot_size_;
-    head_ = other.head_;
-    cached_tail_ = other.cached_tail_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-SlotProducer::~SlotProducer() {
-  if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
 }
 
 bool SlotProducer::TryPush(const void* slot) {
@@ -151,35 +97,6 @@ absl::StatusOr<SlotConsumer> SlotConsumer::Attach(SharedRing& ring) {
   (void)ring;
   return absl::UnimplementedError(
       "TODO(student): SlotConsumer::Attach: record this process as the consumer (task 2)");
-}
-
-SlotConsumer::SlotConsumer(SlotConsumer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      slots_(other.slots_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      slot_size_(other.slot_size_),
-      tail_(other.tail_),
-      cached_head_(other.cached_head_),
-      stats_(other.stats_) {}
-
-SlotConsumer& SlotConsumer::operator=(SlotConsumer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
-    header_ = std::exchange(other.header_, nullptr);
-    slots_ = other.slots_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    slot_size_ = other.slot_size_;
-    tail_ = other.tail_;
-    cached_head_ = other.cached_head_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-SlotConsumer::~SlotConsumer() {
-  if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
 }
 
 bool SlotConsumer::TryPop(void* slot) {
@@ -206,33 +123,6 @@ absl::StatusOr<RecordProducer> RecordProducer::Attach(SharedRing& ring) {
       "TODO(student): RecordProducer::Attach: as SlotProducer::Attach, for a record ring (task 6)");
 }
 
-RecordProducer::RecordProducer(RecordProducer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      buffer_(other.buffer_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      head_(other.head_),
-      cached_tail_(other.cached_tail_),
-      stats_(other.stats_) {}
-
-RecordProducer& RecordProducer::operator=(RecordProducer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
-    header_ = std::exchange(other.header_, nullptr);
-    buffer_ = other.buffer_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    head_ = other.head_;
-    cached_tail_ = other.cached_tail_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-RecordProducer::~RecordProducer() {
-  if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
-}
-
 absl::StatusOr<bool> RecordProducer::TryPush(absl::string_view record) {
   (void)record;
   return absl::UnimplementedError(
@@ -252,33 +142,6 @@ absl::StatusOr<RecordConsumer> RecordConsumer::Attach(SharedRing& ring) {
   (void)ring;
   return absl::UnimplementedError(
       "TODO(student): RecordConsumer::Attach: as SlotConsumer::Attach, for a record ring (task 6)");
-}
-
-RecordConsumer::RecordConsumer(RecordConsumer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      buffer_(other.buffer_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      tail_(other.tail_),
-      cached_head_(other.cached_head_),
-      stats_(other.stats_) {}
-
-RecordConsumer& RecordConsumer::operator=(RecordConsumer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
-    header_ = std::exchange(other.header_, nullptr);
-    buffer_ = other.buffer_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    tail_ = other.tail_;
-    cached_head_ = other.cached_head_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-RecordConsumer::~RecordConsumer() {
-  if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
 }
 
 absl::StatusOr<bool> RecordConsumer::TryPop(std::string* record) {

@@ -481,6 +481,18 @@ absl::Status MailboxTryPut(Mailbox* box, const MailboxMessage& message);
 // Errors: UNAVAILABLE with EAGAIN if it is empty.
 absl::Status MailboxTryTake(Mailbox* box, MailboxMessage* message);
 
+namespace internal {
+
+// DetachSide()
+//
+// Marks one side of a ring detached (stores PeerState::kDetached in *state_word) and wakes the
+// peer if it sleeps on the futex of *peer_wait_index, so that it sees the news at once (task 5,
+// CURRICULUM LR18). Yours to write, in lockfree_ring.cc; the handles' destructors and move
+// assignments (lockfree_ring_given.cc, given) call it. Not for users of the ring.
+void DetachSide(std::atomic<uint32_t>* state_word, std::atomic<uint64_t>* peer_wait_index);
+
+}  // namespace internal
+
 namespace testing {
 
 // BeforePublishHook: a function the tests install to pause a producer between writing a message

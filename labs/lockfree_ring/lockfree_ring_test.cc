@@ -33,6 +33,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/lockfree_ring/find_the_race.h"
+#include "labs/lockfree_ring/lockfree_ring_test_util.h"
 #include "labs/lockfree_ring/stress.h"
 
 namespace lockfree_ring {
@@ -43,8 +44,18 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::lockfree_ring::find_the_race::SharedMapping;
 using ::lockfree_ring::stress::SlotMessage;
-
-constexpr absl::Duration kChildTimeout = absl::Seconds(20);
+using ::lockfree_ring::test_util::AwaitFlag;
+using ::lockfree_ring::test_util::ChildFails;
+using ::lockfree_ring::test_util::IdleReport;
+using ::lockfree_ring::test_util::kChildTimeout;
+using ::lockfree_ring::test_util::MeasureIdle;
+using ::lockfree_ring::test_util::PauseAfterClaim;
+using ::lockfree_ring::test_util::PauseControl;
+using ::lockfree_ring::test_util::PauseHere;
+using ::lockfree_ring::test_util::ProgramsRun;
+using ::lockfree_ring::test_util::RunPrograms;
+using ::lockfree_ring::test_util::RingTest;
+using ::lockfree_ring::test_util::UsePause;
 
 // A polling loop's pause between two looks: spin a little (the other process is usually on the
 // other core and about to act), then give the CPU away (it may be waiting for ours).
@@ -55,65 +66,6 @@ void Backoff(int* spins) {
     ::sched_yield();
   }
 }
-
-// Reports a failure from inside a forked child (gtest assertions do not cross fork) and returns
-// its exit code.
-int ChildFails(const std::string& what) {
-  std::fprintf(stderr, "child %d: %s\n", ::getpid(), what.c_str());
-  std::fflush(stderr);
-  return 1;
-}
-
-// Spins (yielding the CPU) until `flag` becomes non-zero or `timeout` passes. Returns whether it
-// did.
-bool AwaitFlag(const std::atomic<uint32_t>& flag, absl::Duration timeout) {
-  const absl::Duration deadline = ipc::MonotonicNow() + timeout;
-  // Acquire: pairs with the release store that raises the flag.
-  while (flag.load(std::memory_order_acquire) == 0) {
-    if (ipc::MonotonicNow() > deadline) return false;
-    ::sched_yield();
-  }
-  return true;
-}
-
-// The lab's fixture: leak-checked, and it removes every ring a test created (with your
-// SharedRing::Unlink) before the leak check runs.
-class RingTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    for (const std::string& name : created_) {
-      EXPECT_THAT(SharedRing::Unlink(name), IsOk())
-          << "SharedRing::Unlink(" << name << ") failed: is it shm_unlink? (task 1)";
-    }
-    LeakCheckedTest::TearDown();
-  }
-
-  // Creates a ring under a fresh name and remembers to unlink it.
-  absl::StatusOr<SharedRing> Create(const RingOptions& options, std::string* name_out = nullptr) {
-    std::string name = ipc::UniqueName("ring");
-    absl::StatusOr<SharedRing> ring = SharedRing::Create(name, options);
-    if (ring.ok()) created_.push_back(name);
-    if (name_out != nullptr) *name_out = name;
-    return ring;
-  }
-
-  static RingOptions Slots(uint64_t capacity, uint32_t slot_size = sizeof(SlotMessage)) {
-    RingOptions options;
-    options.kind = RingKind::kSlots;
-    options.capacity = capacity;
-    options.slot_size = slot_size;
-    return options;
-  }
-
-  static RingOptions Records(uint64_t capacity) {
-    RingOptions options;
-    options.kind = RingKind::kRecords;
-    options.capacity = capacity;
-    return options;
-  }
-
-  std::vector<std::string> created_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Part 0: the mailbox (CURRICULUM LR1).
@@ -343,18 +295,9 @@ TEST_F(SlotRingTest, ProgramsMoveMessagesAcrossExec) {
   IPC_ASSERT_OK_AND_ASSIGN(SharedRing ring, Create(Slots(256), &name));
   const std::vector<std::string> common = {"--name=" + name, "--kind=slots", "--count=200000",
                                            "--seed=5"};
-  std::vector<std::string> consumer_args = {"ring_consumer"};
-  consumer_args.insert(consumer_args.end(), common.begin(), common.end());
-  std::vector<std::string> producer_args = {"ring_producer"};
-  producer_args.insert(producer_args.end(), common.begin(), common.end());
-  IPC_ASSERT_OK_AND_ASSIGN(
-      ipc::Child consumer,
-      ipc::Child::Exec(ipc::testing::ProgramPath("ring_consumer"), consumer_args));
-  IPC_ASSERT_OK_AND_ASSIGN(
-      ipc::Child producer,
-      ipc::Child::Exec(ipc::testing::ProgramPath("ring_producer"), producer_args));
-  IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus produced, producer.Wait(kChildTimeout));
-  IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus consumed, consumer.Wait(kChildTimeout));
+  IPC_ASSERT_OK_AND_ASSIGN(const ProgramsRun run, RunPrograms(common));
+  const ipc::ExitStatus& produced = run.produced;
+  const ipc::ExitStatus& consumed = run.consumed;
   EXPECT_TRUE(produced.Succeeded())
       << "ring_producer " << produced.ToString() << " (its stderr above says why)";
   EXPECT_TRUE(consumed.Succeeded())
@@ -366,20 +309,6 @@ TEST_F(SlotRingTest, ProgramsMoveMessagesAcrossExec) {
 // Tasks 3-4: waiting.
 
 using WaitTest = RingTest;
-
-// The voluntary context switches of `pid` so far (each is one sleep).
-uint64_t VoluntarySwitches(pid_t pid) {
-  FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/status").c_str(), "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  uint64_t switches = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    unsigned long long n;
-    if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1) switches = n;
-  }
-  std::fclose(f);
-  return switches;
-}
 
 // LR3: a consumer waiting on an empty ring sleeps on a futex: almost no CPU, few wake-ups (a
 // sleep-polling loop wakes hundreds of times a second), and it still gets the message.
@@ -402,13 +331,10 @@ TEST_F(WaitTest, AnIdleConsumerSleepsAndWakesOnPush) {
         return stress::SlotMessageIs(m, 99, 2) ? 0 : ChildFails("popped the wrong message");
       }));
   absl::SleepFor(absl::Milliseconds(100));  // let it attach, spin and fall asleep
-  IPC_ASSERT_OK_AND_ASSIGN(absl::Duration cpu_before, ipc::ProcessCpuTime(child.pid()));
-  const uint64_t switches_before = VoluntarySwitches(child.pid());
   const absl::Duration idle = absl::Milliseconds(600);
-  absl::SleepFor(idle);
-  IPC_ASSERT_OK_AND_ASSIGN(absl::Duration cpu_after, ipc::ProcessCpuTime(child.pid()));
-  const uint64_t wakeups = VoluntarySwitches(child.pid()) - switches_before;
-  const double cpu_share = absl::FDivDuration(cpu_after - cpu_before, idle);
+  IPC_ASSERT_OK_AND_ASSIGN(const IdleReport report, MeasureIdle(child.pid(), idle));
+  const double cpu_share = report.cpu_share;
+  const uint64_t wakeups = report.wakeups;
   EXPECT_LT(cpu_share, 0.05) << "the idle consumer used " << cpu_share * 100
                              << "% of a CPU: spin only briefly, then FUTEX_WAIT on head (LR3)";
   EXPECT_LT(wakeups, 60u) << "the idle consumer woke " << wakeups << " times in "
@@ -521,27 +447,13 @@ using find_the_race::NotesCasRing;
 using find_the_race::RaceMessage;
 using find_the_race::SequencedRing;
 
-// Shared between the test and a paused producer child.
-struct PauseControl {
-  std::atomic<uint32_t> paused{0};   // the child reached the hook
-  std::atomic<uint32_t> release{0};  // the parent lets it go on
-};
-PauseControl* g_pause = nullptr;  // set before fork; the child's hooks use it
-
-void PauseHere() {
-  // Release: pairs with the parent's AwaitFlag; acquire on `release` pairs with its store.
-  g_pause->paused.store(1, std::memory_order_release);
-  AwaitFlag(g_pause->release, absl::Seconds(10));
-}
-void PauseAfterClaim(uint64_t) { PauseHere(); }
-
 // Runs the schedule of LR5 on a ring type: producer 1 (a child) claims a slot and pauses before
 // writing it; producer 2 (this process) pushes; the consumer (this process) pops. Returns what
 // the consumer got while producer 1 was paused, and after it was released.
 template <typename Ring>
 void RunClaimThenWriteSchedule(Ring* ring, PauseControl* pause, std::vector<RaceMessage>* during,
                                std::vector<RaceMessage>* after) {
-  g_pause = pause;
+  UsePause(pause);
   IPC_ASSERT_OK_AND_ASSIGN(
       ipc::Child producer1, ipc::Child::Fork([&]() -> int {
         find_the_race::after_claim_hook.store(&PauseAfterClaim);
@@ -596,7 +508,7 @@ TEST_F(FindTheRaceTest, YourRingShowsNothingBeforeItPublishes) {
   IPC_ASSERT_OK_AND_ASSIGN(SharedRing ring, Create(Slots(8)));
   IPC_ASSERT_OK_AND_ASSIGN(SlotConsumer consumer, SlotConsumer::Attach(ring));
   IPC_ASSERT_OK_AND_ASSIGN(auto pause, SharedMapping<PauseControl>::Create());
-  g_pause = pause.get();
+  UsePause(pause.get());
   IPC_ASSERT_OK_AND_ASSIGN(ipc::Child child, ipc::Child::Fork([&]() -> int {
                              absl::StatusOr<SlotProducer> producer = SlotProducer::Attach(ring);
                              if (!producer.ok()) return ChildFails(producer.status().ToString());

@@ -48,25 +48,6 @@ absl::StatusOr<SysvQueue> SysvQueue::Open(key_t /*key*/) {
   return absl::UnimplementedError("TODO(student): SysvQueue::Open: msgget(key, 0) (Task 2)");
 }
 
-SysvQueue SysvQueue::Attach(int id) { return SysvQueue(id, /*owned=*/false); }
-
-SysvQueue::SysvQueue(SysvQueue&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), owned_(std::exchange(other.owned_, false)) {}
-
-SysvQueue& SysvQueue::operator=(SysvQueue&& other) noexcept {
-  if (this != &other) {
-    if (owned_ && id_ != -1) ::msgctl(id_, IPC_RMID, nullptr);  // best effort, as the destructor
-    id_ = std::exchange(other.id_, -1);
-    owned_ = std::exchange(other.owned_, false);
-  }
-  return *this;
-}
-
-SysvQueue::~SysvQueue() {
-  // An owning handle removes its queue even on a failure path; errors cannot be reported here.
-  if (owned_ && id_ != -1) ::msgctl(id_, IPC_RMID, nullptr);
-}
-
 absl::Status SysvQueue::Send(long /*type*/, absl::string_view /*text*/, bool /*nowait*/) {
   return absl::UnimplementedError(
       "TODO(student): SysvQueue::Send: check type and size, then msgsnd with the text length + 1 "
@@ -139,25 +120,6 @@ absl::Status PosixQueue::Unlink(const std::string& /*name*/) {
   return absl::UnimplementedError("TODO(student): PosixQueue::Unlink: mq_unlink (Task 4)");
 }
 
-PosixQueue::PosixQueue(PosixQueue&& other) noexcept
-    : mqd_(std::exchange(other.mqd_, static_cast<mqd_t>(-1))),
-      name_(std::move(other.name_)),
-      message_size_(other.message_size_) {}
-
-PosixQueue& PosixQueue::operator=(PosixQueue&& other) noexcept {
-  if (this != &other) {
-    if (mqd_ != static_cast<mqd_t>(-1)) ::mq_close(mqd_);
-    mqd_ = std::exchange(other.mqd_, static_cast<mqd_t>(-1));
-    name_ = std::move(other.name_);
-    message_size_ = other.message_size_;
-  }
-  return *this;
-}
-
-PosixQueue::~PosixQueue() {
-  if (mqd_ != static_cast<mqd_t>(-1)) ::mq_close(mqd_);  // closing cannot fail usefully here
-}
-
 absl::Status PosixQueue::Send(absl::string_view /*payload*/, long /*priority*/) {
   return absl::UnimplementedError(
       "TODO(student): PosixQueue::Send: check the payload and priority, then mq_send (Task 4)");
@@ -211,22 +173,6 @@ absl::Status PosixQueue::CancelNotify() {
 
 absl::StatusOr<UrgentQueueSet> UrgentQueueSet::Create() {
   return absl::UnimplementedError("TODO(student): UrgentQueueSet::Create: epoll_create1 (Task 5)");
-}
-
-UrgentQueueSet::UrgentQueueSet(UrgentQueueSet&& other) noexcept
-    : epoll_fd_(std::exchange(other.epoll_fd_, -1)), queues_(std::move(other.queues_)) {}
-
-UrgentQueueSet& UrgentQueueSet::operator=(UrgentQueueSet&& other) noexcept {
-  if (this != &other) {
-    if (epoll_fd_ != -1) ::close(epoll_fd_);
-    epoll_fd_ = std::exchange(other.epoll_fd_, -1);
-    queues_ = std::move(other.queues_);
-  }
-  return *this;
-}
-
-UrgentQueueSet::~UrgentQueueSet() {
-  if (epoll_fd_ != -1) ::close(epoll_fd_);
 }
 
 absl::Status UrgentQueueSet::Add(PosixQueue& /*queue*/) {

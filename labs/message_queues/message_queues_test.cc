@@ -7,6 +7,7 @@
 //   bazel --output_base=... test //labs/message_queues:message_queues_test
 //   bazel-bin/labs/message_queues/message_queues_test --gtest_filter='SysvQueueTest.*'
 #include "labs/message_queues/message_queues.h"
+#include "labs/message_queues/message_queues_test_util.h"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -36,30 +37,11 @@ using ::ipc::testing::HasErrno;
 using ::ipc::testing::IsOk;
 using ::ipc::testing::MessageHas;
 using ::ipc::testing::StatusIs;
+using ::message_queues::test_util::ConnectWhenReady;
+using ::message_queues::test_util::WaitUntilSleeping;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Fails the test at once when a call is still the skeleton's, so no test forks or waits on code
-// that does not exist yet.
-#define ASSERT_IMPLEMENTED(expr)                                       \
-  ASSERT_THAT((expr), Not(StatusIs(absl::StatusCode::kUnimplemented))) \
-      << #expr << " is still a TODO(student) in message_queues.cc: implement it first"
-
-// Waits until process `pid` sleeps in the kernel (state S): blocked in msgrcv or mq_receive.
-void WaitUntilSleeping(pid_t pid) {
-  ipc::Stopwatch clock;
-  while (clock.Elapsed() < absl::Seconds(5)) {
-    absl::StatusOr<char> state = ipc::ProcessState(pid);
-    if (state.ok() && *state == 'S') return;
-    if (!state.ok() || *state == 'Z') {
-      ADD_FAILURE() << "process " << pid << " ended instead of blocking in a receive";
-      return;
-    }
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  ADD_FAILURE() << "process " << pid << " never blocked";
-}
 
 class SysvQueueTest : public ipc::testing::LeakCheckedTest {};
 class PosixQueueTest : public ipc::testing::LeakCheckedTest {};
@@ -536,20 +518,6 @@ TEST_F(PatternsTest, WorkerPoolDoesEveryTaskOnce) {
 // ----------------------------------------------------------------------------------------------
 // Request/response server (exec'd as mq_server)
 // ----------------------------------------------------------------------------------------------
-
-// Connects once the server has created its queue (it starts asynchronously).
-absl::StatusOr<Client> ConnectWhenReady(const std::string& server, const std::string& reply,
-                                        const ClientOptions& options = {}) {
-  ipc::Stopwatch clock;
-  for (;;) {
-    absl::StatusOr<Client> client = Client::Connect(server, reply, options);
-    if (client.ok() || client.status().code() != absl::StatusCode::kUnavailable ||
-        clock.Elapsed() > absl::Seconds(5)) {
-      return client;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-}
 
 // Many client processes at once; each gets the answers to its own questions; an orderly
 // shutdown removes the server's queue.

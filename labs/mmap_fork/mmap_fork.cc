@@ -48,30 +48,6 @@ absl::StatusOr<Mapping> Mapping::MapFile(int fd, const FileMapOptions& options) 
       "madvise MADV_RANDOM when asked)");
 }
 
-Mapping::Mapping(Mapping&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      sharing_(other.sharing_) {}
-
-Mapping& Mapping::operator=(Mapping&& other) noexcept {
-  if (this != &other) {
-    Unmap();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    sharing_ = other.sharing_;
-  }
-  return *this;
-}
-
-Mapping::~Mapping() { Unmap(); }
-
-void Mapping::Unmap() {
-  if (data_ == nullptr) return;
-  if (::munmap(data_, size_) == -1) std::perror("munmap");
-  data_ = nullptr;
-  size_ = 0;
-}
-
 absl::Status Mapping::Sync() const {
   return absl::UnimplementedError("TODO(student): Mapping::Sync (task 1.3): msync(MS_SYNC)");
 }
@@ -98,24 +74,6 @@ absl::StatusOr<CounterLock> CounterLock::Acquire(SharedCounter* counter) {
   return absl::UnimplementedError(
       "TODO(student): CounterLock::Acquire (tasks 2.1 and 2.3): pthread_mutex_lock; on "
       "EOWNERDEAD repair the counter and call pthread_mutex_consistent");
-}
-
-CounterLock::CounterLock(CounterLock&& other) noexcept
-    : counter_(std::exchange(other.counter_, nullptr)), recovered_(other.recovered_) {}
-
-CounterLock& CounterLock::operator=(CounterLock&& other) noexcept {
-  if (this != &other) {
-    if (counter_ != nullptr) ::pthread_mutex_unlock(&counter_->mutex);
-    counter_ = std::exchange(other.counter_, nullptr);
-    recovered_ = other.recovered_;
-  }
-  return *this;
-}
-
-CounterLock::~CounterLock() {
-  if (counter_ == nullptr) return;
-  int rc = ::pthread_mutex_unlock(&counter_->mutex);
-  if (rc != 0) std::fprintf(stderr, "pthread_mutex_unlock(counter): %s\n", std::strerror(rc));
 }
 
 absl::Status AddToCounter(SharedCounter* counter, int64_t delta) {
@@ -145,10 +103,6 @@ absl::Status RaceOnCounter(SharedCounter* counter, int children, int iterations,
 // ---------------------------------------------------------------------------------------------
 // Part 3: the cache
 // ---------------------------------------------------------------------------------------------
-
-size_t SharedCache::RegionBytes(size_t capacity) {
-  return sizeof(CacheHeader) + capacity * sizeof(CacheEntry);
-}
 
 absl::StatusOr<SharedCache> SharedCache::Attach(const Mapping& mapping, size_t capacity) {
   (void)mapping;
@@ -198,8 +152,6 @@ absl::StatusOr<WriteBatch> SharedCache::TryBeginWrite() {
   return absl::UnimplementedError(
       "TODO(student): SharedCache::TryBeginWrite (task 3.3): pthread_rwlock_trywrlock");
 }
-
-ReadView::ReadView(ReadView&& other) noexcept : header_(std::exchange(other.header_, nullptr)) {}
 
 ReadView& ReadView::operator=(ReadView&& other) noexcept {
   if (this != &other) {
@@ -267,36 +219,6 @@ absl::StatusOr<MessageLog> MessageLog::Open(const std::string& path, absl::Durat
   return absl::UnimplementedError(
       "TODO(student): MessageLog::Open (task 4.1): wait for a fresh kLogReady file, map it, "
       "claim it (kLogTaken), unlink the name");
-}
-
-MessageLog::MessageLog(MessageLog&& other) noexcept
-    : mapping_(std::move(other.mapping_)),
-      path_(std::move(other.path_)),
-      writer_(other.writer_),
-      closed_(other.closed_),
-      dev_(other.dev_),
-      ino_(other.ino_) {}
-
-MessageLog& MessageLog::operator=(MessageLog&& other) noexcept {
-  if (this != &other) {
-    MessageLog old(std::move(*this));  // cleans up what this end held when it goes out of scope
-    mapping_ = std::move(other.mapping_);
-    path_ = std::move(other.path_);
-    writer_ = other.writer_;
-    closed_ = other.closed_;
-    dev_ = other.dev_;
-    ino_ = other.ino_;
-  }
-  return *this;
-}
-
-MessageLog::~MessageLog() {
-  if (mapping_.data() == nullptr || !writer_ || closed_) return;
-  // A writer that never closed (an error path): mark the file abandoned so that no reader takes
-  // it from now on, and take the name away.
-  uint32_t ready = kLogReady;
-  file()->state.compare_exchange_strong(ready, kLogAbandoned, std::memory_order_acq_rel);
-  UnlinkIfOurs();
 }
 
 void MessageLog::UnlinkIfOurs() {

@@ -27,6 +27,7 @@
 #include "common/testing/testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "labs/mmap_fork/mmap_fork_test_util.h"
 #include "labs/mmap_fork/notes_cache.h"
 
 namespace mmap_fork {
@@ -36,86 +37,11 @@ using ::ipc::testing::HasErrno;
 using ::ipc::testing::IsOk;
 using ::ipc::testing::ProgramPath;
 using ::ipc::testing::StatusIs;
-
-constexpr absl::Duration kWait = absl::Seconds(10);  // generous: two slow cores, shared
-
-// A one-way "go" signal between two processes: a pipe created before fork.
-class Signal {
- public:
-  Signal() {
-    if (::pipe(fds_) == -1) ADD_FAILURE() << "pipe: " << std::strerror(errno);
-  }
-  ~Signal() {
-    ::close(fds_[0]);
-    ::close(fds_[1]);
-  }
-  Signal(const Signal&) = delete;
-  Signal& operator=(const Signal&) = delete;
-
-  void Notify() const { (void)!::write(fds_[1], "x", 1); }
-
-  // True if Notify() was called within `timeout`.
-  bool WaitFor(absl::Duration timeout) const {
-    struct pollfd pfd = {fds_[0], POLLIN, 0};
-    int rc;
-    do {
-      rc = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-    } while (rc == -1 && errno == EINTR);  // a signal is no reason to stop waiting
-    char c;
-    return rc == 1 && ::read(fds_[0], &c, 1) == 1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-};
-
-// A file path under the test's private temporary directory, removed at the end of the test.
-class TempPath {
- public:
-  explicit TempPath(absl::string_view tag) {
-    const char* dir = std::getenv("TEST_TMPDIR");
-    static int counter = 0;
-    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/mmap_fork.", ::getpid(), ".", tag, ".",
-                         counter++);
-  }
-  ~TempPath() { ::unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-  bool Exists() const {
-    struct stat st;
-    return ::stat(path_.c_str(), &st) == 0;
-  }
-
- private:
-  std::string path_;
-};
-
-// Every case: no IPC object left behind (LeakCheckedTest) and no child left unreaped (MF18).
-class MmapForkTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    errno = 0;
-    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1)
-        << "a child process was left unreaped (a zombie, or still running): wait for every "
-           "child you fork (MF18)";
-    EXPECT_EQ(errno, ECHILD);
-    LeakCheckedTest::TearDown();
-  }
-
-  // Runs `body` in a child and returns how it ended (kTimedOut if it outlived kWait).
-  static ipc::ExitStatus RunChild(std::function<int()> body) {
-    absl::StatusOr<ipc::Child> child = ipc::Child::Fork(std::move(body));
-    if (!child.ok()) {
-      ADD_FAILURE() << "fork: " << child.status();
-      return {ipc::ExitStatus::Kind::kExited, 255};
-    }
-    absl::StatusOr<ipc::ExitStatus> status = child->Wait(kWait);
-    if (!status.ok()) {
-      ADD_FAILURE() << "wait: " << status.status();
-      return {ipc::ExitStatus::Kind::kExited, 255};
-    }
-    return *status;
-  }
-};
+using ::mmap_fork::test_util::kWait;
+using ::mmap_fork::test_util::MmapForkTest;
+using ::mmap_fork::test_util::Signal;
+using ::mmap_fork::test_util::TempDir;
+using ::mmap_fork::test_util::TempPath;
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: mappings

@@ -59,25 +59,6 @@ absl::StatusOr<Attachment> Attachment::Attach(int id, Access access) {
       "(Task 2)");
 }
 
-Attachment::Attachment(Attachment&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      id_(std::exchange(other.id_, -1)),
-      read_only_(other.read_only_) {}
-
-Attachment& Attachment::operator=(Attachment&& other) noexcept {
-  if (this != &other) {
-    (void)Detach();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    id_ = std::exchange(other.id_, -1);
-    read_only_ = other.read_only_;
-  }
-  return *this;
-}
-
-Attachment::~Attachment() { (void)Detach(); }
-
 absl::Status Attachment::Detach() {
   if (data_ == nullptr) return absl::OkStatus();
   return absl::UnimplementedError("TODO(student): Attachment::Detach: shmdt (Task 2)");
@@ -99,12 +80,6 @@ absl::StatusOr<Segment> Segment::Open(key_t key, size_t size) {
       "(Task 2)");
 }
 
-Segment::Segment(Segment&& other) noexcept
-    : id_(std::exchange(other.id_, -1)),
-      key_(other.key_),
-      size_(other.size_),
-      owned_(std::exchange(other.owned_, false)) {}
-
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
     // TODO(student): an owned segment being replaced must be removed first, as in ~Segment().
@@ -119,12 +94,6 @@ Segment& Segment::operator=(Segment&& other) noexcept {
 Segment::~Segment() {
   // TODO(student): an owned segment is removed here (IPC_RMID), or it leaks (SV8, Task 2).
 }
-
-absl::StatusOr<Attachment> Segment::Attach(Access access) const {
-  return Attachment::Attach(id_, access);
-}
-
-absl::StatusOr<SegmentInfo> Segment::Stat() const { return StatSegment(id_); }
 
 absl::Status Segment::Remove() {
   return absl::UnimplementedError("TODO(student): Segment::Remove (Task 2)");
@@ -181,9 +150,6 @@ absl::StatusOr<SharedRing> SharedRing::OpenOrCreate(key_t key, absl::Duration ti
       "ready (Task 5)");
 }
 
-SharedRing::SharedRing(SharedRing&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), ring_(std::exchange(other.ring_, nullptr)) {}
-
 SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
   if (this != &other) {
     // TODO(student): detach our own attachment first, as in ~SharedRing().
@@ -225,9 +191,6 @@ absl::StatusOr<MutexBlock> MutexBlock::OpenOrCreate(key_t key, absl::Duration ti
       "TODO(student): MutexBlock::OpenOrCreate: PTHREAD_PROCESS_SHARED mutex and condvar, "
       "initialised once (Task 6)");
 }
-
-MutexBlock::MutexBlock(MutexBlock&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), block_(std::exchange(other.block_, nullptr)) {}
 
 MutexBlock& MutexBlock::operator=(MutexBlock&& other) noexcept {
   if (this != &other) {

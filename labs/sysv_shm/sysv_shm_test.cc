@@ -40,6 +40,7 @@
 #include "gtest/gtest.h"
 #include "labs/sysv_shm/broken.h"
 #include "labs/sysv_shm/sysv_shm.h"
+#include "labs/sysv_shm/sysv_shm_test_util.h"
 
 namespace sysv_shm {
 namespace {
@@ -51,123 +52,17 @@ using ::ipc::testing::ProgramPath;
 using ::ipc::testing::StatusIs;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
-
-constexpr absl::Duration kWait = absl::Seconds(10);  // for any child; far above what it needs
-
-// A file under the test's temporary directory; removed by the fixture.
-std::string TempPath(const std::string& name) {
-  return absl::StrCat(::testing::TempDir(), "/sysv_shm.", ::getpid(), ".", name);
-}
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-// What an exec'd program did.
-struct Finished {
-  ipc::ExitStatus exit;
-  std::string out;
-  std::string err;
-};
-
-// Starts `program` with `args`, stdin from `stdin_path` (or the parent's), stdout and stderr into
-// files named after `tag`. Collect() waits for it and reads them.
-class Program {
- public:
-  static absl::StatusOr<Program> Start(const std::string& program,
-                                       const std::vector<std::string>& args,
-                                       const std::string& tag,
-                                       const std::string& stdin_path = "") {
-    Program p;
-    p.out_path_ = TempPath(tag + ".out");
-    p.err_path_ = TempPath(tag + ".err");
-    int in = -1;
-    if (!stdin_path.empty()) {
-      in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (in == -1) return ipc::ErrnoError("open", stdin_path);
-    }
-    int out = ::open(p.out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out == -1) return ipc::ErrnoError("open", p.out_path_);
-    int err = ::open(p.err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (err == -1) return ipc::ErrnoError("open", p.err_path_);
-    ipc::ExecOptions options;
-    options.stdin_fd = in;
-    options.stdout_fd = out;
-    options.stderr_fd = err;
-    std::vector<std::string> argv = {program};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<ipc::Child> child = ipc::Child::Exec(ProgramPath(program), argv, options);
-    if (in != -1) ::close(in);
-    ::close(out);
-    ::close(err);
-    if (!child.ok()) return child.status();
-    p.child_.emplace(*std::move(child));
-    return p;
-  }
-
-  ipc::Child& child() { return *child_; }
-
-  Finished Collect(absl::Duration timeout = kWait) {
-    Finished run;
-    absl::StatusOr<ipc::ExitStatus> exit = child_->Wait(timeout);
-    if (exit.ok()) run.exit = *exit;
-    run.out = ReadFileOrEmpty(out_path_);
-    run.err = ReadFileOrEmpty(err_path_);
-    ::unlink(out_path_.c_str());
-    ::unlink(err_path_.c_str());
-    return run;
-  }
-
-  std::string out_path() const { return out_path_; }
-
- private:
-  std::optional<ipc::Child> child_;
-  std::string out_path_;
-  std::string err_path_;
-};
-
-// True if a segment exists under `key`; if so, removes it (a test's last line of defence, after
-// it has already failed for the leak).
-bool RemoveIfPresent(key_t key) {
-  int id = ::shmget(key, 0, 0);
-  if (id == -1) return false;
-  ::shmctl(id, IPC_RMID, nullptr);
-  return true;
-}
-
-bool IdIsGone(int id) {
-  struct shmid_ds ds;
-  return ::shmctl(id, IPC_STAT, &ds) == -1 && (errno == EINVAL || errno == EIDRM);
-}
-
-// A pipe both ends of which close with the object; used to make two processes take turns.
-struct Pipe {
-  int fds[2] = {-1, -1};
-  Pipe() {
-    if (::pipe2(fds, O_CLOEXEC) == -1) ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-  }
-  ~Pipe() {
-    if (fds[0] != -1) ::close(fds[0]);
-    if (fds[1] != -1) ::close(fds[1]);
-  }
-  bool Signal() { return ::write(fds[1], "x", 1) == 1; }
-  bool Await() {
-    char c;
-    ssize_t n;
-    do {
-      n = ::read(fds[0], &c, 1);
-    } while (n == -1 && errno == EINTR);  // retry: the turn has not been given yet
-    return n == 1;
-  }
-};
+using ::sysv_shm::test_util::Finished;
+using ::sysv_shm::test_util::IdIsGone;
+using ::sysv_shm::test_util::kWait;
+using ::sysv_shm::test_util::Lines;
+using ::sysv_shm::test_util::Pipe;
+using ::sysv_shm::test_util::Program;
+using ::sysv_shm::test_util::RandomBytes;
+using ::sysv_shm::test_util::ReadFileOrEmpty;
+using ::sysv_shm::test_util::RemoveIfPresent;
+using ::sysv_shm::test_util::TempPath;
+using ::sysv_shm::test_util::WriteFile;
 
 class SysvShmTest : public ipc::testing::LeakCheckedTest {};
 
@@ -527,13 +422,6 @@ TEST_F(SeedTest, ManyRecordsArriveWholeAndInOrder) {
 
 class TransferTest : public SysvShmTest, public ::testing::WithParamInterface<size_t> {};
 
-std::string RandomBytes(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string data(n, '\0');
-  for (char& c : data) c = static_cast<char>(rng());
-  return data;
-}
-
 // The classic writer/reader pair: the reader's output is byte-identical to the writer's input,
 // whatever the size (empty, one byte, exactly one block, several megabytes).
 TEST_P(TransferTest, ReaderOutputIsByteIdentical) {
@@ -571,15 +459,6 @@ INSTANTIATE_TEST_SUITE_P(Sizes, TransferTest,
 // ---------------------------------------------------------------------------------------------
 
 using RingTest = SysvShmTest;
-
-std::vector<int64_t> Lines(const std::string& text) {
-  std::vector<int64_t> values;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    int64_t v;
-    if (absl::SimpleAtoi(line, &v)) values.push_back(v);
-  }
-  return values;
-}
 
 // SV17: 001 §1.2's exchange (100 items, i², producer faster than consumer; here 1 ms and 1.5 ms
 // instead of 10 ms and 15 ms): every value arrives in order, exactly once, and count ends at 0.

@@ -203,13 +203,19 @@ absl::Status AttachSide(const SharedRing& ring, RingKind kind, std::atomic<int32
   return absl::OkStatus();
 }
 
+}  // namespace
+
 // Marks one side detached and wakes the other side if it sleeps on `peer_wait_index`, so that it
-// sees the news now rather than at its next liveness check.
-void DetachSide(std::atomic<uint32_t>* state_word, std::atomic<uint64_t>* peer_wait_index) {
+// sees the news now rather than at its next liveness check. Declared in lockfree_ring.h; the
+// destructors and move assignments in labs/lockfree_ring/lockfree_ring_given.cc call it.
+void internal::DetachSide(std::atomic<uint32_t>* state_word,
+                          std::atomic<uint64_t>* peer_wait_index) {
   // Seq_cst: ordered before the wake below and after every index store we made.
   state_word->store(static_cast<uint32_t>(PeerState::kDetached), std::memory_order_seq_cst);
   FutexWake(peer_wait_index);
 }
+
+namespace {
 
 bool IsPowerOfTwo(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -429,33 +435,6 @@ absl::Status SharedRing::Unlink(const std::string& name) {
   return absl::OkStatus();
 }
 
-SharedRing::SharedRing(SharedRing&& other) noexcept
-    : name_(std::move(other.name_)),
-      base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
-
-SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
-  if (this != &other) {
-    if (base_ != nullptr) ::munmap(base_, size_);
-    name_ = std::move(other.name_);
-    base_ = std::exchange(other.base_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-SharedRing::~SharedRing() {
-  // munmap can fail only for arguments we never pass; a destructor has nobody to tell.
-  if (base_ != nullptr) ::munmap(base_, size_);
-}
-
-std::byte* SharedRing::data() const {
-  return static_cast<std::byte*>(base_) + header()->data_offset;
-}
-RingKind SharedRing::kind() const { return header()->kind; }
-uint64_t SharedRing::capacity() const { return header()->capacity; }
-uint32_t SharedRing::slot_size() const { return header()->slot_size; }
-
 // ---------------------------------------------------------------------------------------------
 // SlotProducer
 
@@ -473,36 +452,6 @@ absl::StatusOr<SlotProducer> SlotProducer::Attach(SharedRing& ring) {
   producer.head_ = ring.header()->head.load(std::memory_order_relaxed);
   producer.cached_tail_ = ring.header()->tail.load(std::memory_order_acquire);
   return producer;
-}
-
-SlotProducer::SlotProducer(SlotProducer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      slots_(other.slots_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      slot_size_(other.slot_size_),
-      head_(other.head_),
-      cached_tail_(other.cached_tail_),
-      stats_(other.stats_) {}
-
-SlotProducer& SlotProducer::operator=(SlotProducer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
-    header_ = std::exchange(other.header_, nullptr);
-    slots_ = other.slots_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    slot_size_ = other.slot_size_;
-    head_ = other.head_;
-    cached_tail_ = other.cached_tail_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-SlotProducer::~SlotProducer() {
-  // The consumer sleeps on head: wake it so that it sees kDetached at once.
-  if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
 }
 
 bool SlotProducer::TryPush(const void* slot) {
@@ -560,36 +509,6 @@ absl::StatusOr<SlotConsumer> SlotConsumer::Attach(SharedRing& ring) {
   return consumer;
 }
 
-SlotConsumer::SlotConsumer(SlotConsumer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      slots_(other.slots_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      slot_size_(other.slot_size_),
-      tail_(other.tail_),
-      cached_head_(other.cached_head_),
-      stats_(other.stats_) {}
-
-SlotConsumer& SlotConsumer::operator=(SlotConsumer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
-    header_ = std::exchange(other.header_, nullptr);
-    slots_ = other.slots_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    slot_size_ = other.slot_size_;
-    tail_ = other.tail_;
-    cached_head_ = other.cached_head_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-SlotConsumer::~SlotConsumer() {
-  // The producer sleeps on tail: wake it so that it sees kDetached at once.
-  if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
-}
-
 bool SlotConsumer::TryPop(void* slot) {
   if (tail_ == cached_head_) {
     // Acquire: pairs with the producer's publishing store of head; the slot bytes it wrote
@@ -638,33 +557,6 @@ absl::StatusOr<RecordProducer> RecordProducer::Attach(SharedRing& ring) {
   producer.head_ = ring.header()->head.load(std::memory_order_relaxed);         // our own index
   producer.cached_tail_ = ring.header()->tail.load(std::memory_order_acquire);  // as TryPush
   return producer;
-}
-
-RecordProducer::RecordProducer(RecordProducer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      buffer_(other.buffer_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      head_(other.head_),
-      cached_tail_(other.cached_tail_),
-      stats_(other.stats_) {}
-
-RecordProducer& RecordProducer::operator=(RecordProducer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
-    header_ = std::exchange(other.header_, nullptr);
-    buffer_ = other.buffer_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    head_ = other.head_;
-    cached_tail_ = other.cached_tail_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-RecordProducer::~RecordProducer() {
-  if (header_ != nullptr) DetachSide(&header_->producer_state, &header_->head);
 }
 
 absl::StatusOr<bool> RecordProducer::TryPush(absl::string_view record) {
@@ -744,33 +636,6 @@ absl::StatusOr<RecordConsumer> RecordConsumer::Attach(SharedRing& ring) {
   consumer.tail_ = ring.header()->tail.load(std::memory_order_relaxed);         // our own index
   consumer.cached_head_ = ring.header()->head.load(std::memory_order_acquire);  // as TryPop
   return consumer;
-}
-
-RecordConsumer::RecordConsumer(RecordConsumer&& other) noexcept
-    : header_(std::exchange(other.header_, nullptr)),
-      buffer_(other.buffer_),
-      name_(std::move(other.name_)),
-      mask_(other.mask_),
-      tail_(other.tail_),
-      cached_head_(other.cached_head_),
-      stats_(other.stats_) {}
-
-RecordConsumer& RecordConsumer::operator=(RecordConsumer&& other) noexcept {
-  if (this != &other) {
-    if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
-    header_ = std::exchange(other.header_, nullptr);
-    buffer_ = other.buffer_;
-    name_ = std::move(other.name_);
-    mask_ = other.mask_;
-    tail_ = other.tail_;
-    cached_head_ = other.cached_head_;
-    stats_ = other.stats_;
-  }
-  return *this;
-}
-
-RecordConsumer::~RecordConsumer() {
-  if (header_ != nullptr) DetachSide(&header_->consumer_state, &header_->tail);
 }
 
 absl::StatusOr<bool> RecordConsumer::TryPop(std::string* record) {

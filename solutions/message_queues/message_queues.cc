@@ -26,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/fd.h"
 #include "common/names.h"
 #include "common/process.h"
 #include "common/timing.h"
@@ -60,36 +61,11 @@ absl::StatusOr<long> ReadLongFile(const std::string& path) {
   return value;
 }
 
-// A file descriptor closed on destruction (pipes and epoll sets below).
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ != -1) ::close(fd_);  // close errors on a pipe end are not actionable here
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-absl::StatusOr<std::pair<Fd, Fd>> MakePipe() {
+// The two ends of a new pipe (read, write), each closed by its owner (ipc::UniqueFd).
+absl::StatusOr<std::pair<ipc::UniqueFd, ipc::UniqueFd>> MakePipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) == -1) return ipc::ErrnoError("pipe2", "");
-  return std::make_pair(Fd(fds[0]), Fd(fds[1]));
+  return std::make_pair(ipc::UniqueFd(fds[0]), ipc::UniqueFd(fds[1]));
 }
 
 absl::Status WriteAll(int fd, absl::string_view data) {
@@ -153,25 +129,6 @@ absl::StatusOr<SysvQueue> SysvQueue::Open(key_t key) {
   int id = ::msgget(key, 0);
   if (id == -1) return ipc::ErrnoError("msgget", absl::StrCat("key 0x", absl::Hex(key)));
   return SysvQueue(id, /*owned=*/false);
-}
-
-SysvQueue SysvQueue::Attach(int id) { return SysvQueue(id, /*owned=*/false); }
-
-SysvQueue::SysvQueue(SysvQueue&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), owned_(std::exchange(other.owned_, false)) {}
-
-SysvQueue& SysvQueue::operator=(SysvQueue&& other) noexcept {
-  if (this != &other) {
-    if (owned_ && id_ != -1) ::msgctl(id_, IPC_RMID, nullptr);  // best effort, as the destructor
-    id_ = std::exchange(other.id_, -1);
-    owned_ = std::exchange(other.owned_, false);
-  }
-  return *this;
-}
-
-SysvQueue::~SysvQueue() {
-  // An owning handle removes its queue even on a failure path; errors cannot be reported here.
-  if (owned_ && id_ != -1) ::msgctl(id_, IPC_RMID, nullptr);
 }
 
 absl::Status SysvQueue::Send(long type, absl::string_view text, bool nowait) {
@@ -380,25 +337,6 @@ absl::Status PosixQueue::Unlink(const std::string& name) {
   return absl::OkStatus();
 }
 
-PosixQueue::PosixQueue(PosixQueue&& other) noexcept
-    : mqd_(std::exchange(other.mqd_, static_cast<mqd_t>(-1))),
-      name_(std::move(other.name_)),
-      message_size_(other.message_size_) {}
-
-PosixQueue& PosixQueue::operator=(PosixQueue&& other) noexcept {
-  if (this != &other) {
-    if (mqd_ != static_cast<mqd_t>(-1)) ::mq_close(mqd_);
-    mqd_ = std::exchange(other.mqd_, static_cast<mqd_t>(-1));
-    name_ = std::move(other.name_);
-    message_size_ = other.message_size_;
-  }
-  return *this;
-}
-
-PosixQueue::~PosixQueue() {
-  if (mqd_ != static_cast<mqd_t>(-1)) ::mq_close(mqd_);  // closing cannot fail usefully here
-}
-
 namespace {
 
 absl::Status CheckSend(const std::string& name, absl::string_view payload, long priority,
@@ -531,22 +469,6 @@ absl::StatusOr<UrgentQueueSet> UrgentQueueSet::Create() {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (fd == -1) return ipc::ErrnoError("epoll_create1", "");
   return UrgentQueueSet(fd);
-}
-
-UrgentQueueSet::UrgentQueueSet(UrgentQueueSet&& other) noexcept
-    : epoll_fd_(std::exchange(other.epoll_fd_, -1)), queues_(std::move(other.queues_)) {}
-
-UrgentQueueSet& UrgentQueueSet::operator=(UrgentQueueSet&& other) noexcept {
-  if (this != &other) {
-    if (epoll_fd_ != -1) ::close(epoll_fd_);
-    epoll_fd_ = std::exchange(other.epoll_fd_, -1);
-    queues_ = std::move(other.queues_);
-  }
-  return *this;
-}
-
-UrgentQueueSet::~UrgentQueueSet() {
-  if (epoll_fd_ != -1) ::close(epoll_fd_);
 }
 
 absl::Status UrgentQueueSet::Add(PosixQueue& queue) {

@@ -68,31 +68,6 @@ absl::StatusOr<Mapping> Mapping::MapFile(int fd, const FileMapOptions& options) 
   return mapping;
 }
 
-Mapping::Mapping(Mapping&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      sharing_(other.sharing_) {}
-
-Mapping& Mapping::operator=(Mapping&& other) noexcept {
-  if (this != &other) {
-    Unmap();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    sharing_ = other.sharing_;
-  }
-  return *this;
-}
-
-Mapping::~Mapping() { Unmap(); }
-
-void Mapping::Unmap() {
-  if (data_ == nullptr) return;
-  // munmap of a region we mapped can only fail on a bug (a bad address); say so, do not throw.
-  if (::munmap(data_, size_) == -1) std::perror("munmap");
-  data_ = nullptr;
-  size_ = 0;
-}
-
 absl::Status Mapping::Sync() const {
   if (data_ == nullptr) return absl::FailedPreconditionError("Sync() on an empty Mapping");
   // MS_SYNC waits until the pages are on disk. Visibility to other processes never needed this:
@@ -162,24 +137,6 @@ absl::StatusOr<CounterLock> CounterLock::Acquire(SharedCounter* counter) {
     return ipc::ErrnoError("pthread_mutex_consistent", "counter", rc);
   }
   return CounterLock(counter, /*recovered=*/true);
-}
-
-CounterLock::CounterLock(CounterLock&& other) noexcept
-    : counter_(std::exchange(other.counter_, nullptr)), recovered_(other.recovered_) {}
-
-CounterLock& CounterLock::operator=(CounterLock&& other) noexcept {
-  if (this != &other) {
-    if (counter_ != nullptr) ::pthread_mutex_unlock(&counter_->mutex);
-    counter_ = std::exchange(other.counter_, nullptr);
-    recovered_ = other.recovered_;
-  }
-  return *this;
-}
-
-CounterLock::~CounterLock() {
-  if (counter_ == nullptr) return;
-  int rc = ::pthread_mutex_unlock(&counter_->mutex);
-  if (rc != 0) std::fprintf(stderr, "pthread_mutex_unlock(counter): %s\n", std::strerror(rc));
 }
 
 absl::Status AddToCounter(SharedCounter* counter, int64_t delta) {
@@ -365,10 +322,6 @@ void Unlock(CacheHeader* header) {
 
 }  // namespace
 
-size_t SharedCache::RegionBytes(size_t capacity) {
-  return sizeof(CacheHeader) + capacity * sizeof(CacheEntry);
-}
-
 absl::StatusOr<SharedCache> SharedCache::Attach(const Mapping& mapping, size_t capacity) {
   if (capacity == 0 || capacity > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError(absl::StrCat("cache capacity must be 1..2^32-1; got ",
@@ -479,8 +432,6 @@ absl::StatusOr<size_t> SharedCache::Size() {
   }
   return live;
 }
-
-ReadView::ReadView(ReadView&& other) noexcept : header_(std::exchange(other.header_, nullptr)) {}
 
 ReadView& ReadView::operator=(ReadView&& other) noexcept {
   if (this != &other) {
@@ -625,36 +576,6 @@ absl::StatusOr<MessageLog> MessageLog::Open(const std::string& path, absl::Durat
     log.UnlinkIfOurs();  // both ends have it mapped: the name has done its job
     return log;
   }
-}
-
-MessageLog::MessageLog(MessageLog&& other) noexcept
-    : mapping_(std::move(other.mapping_)),
-      path_(std::move(other.path_)),
-      writer_(other.writer_),
-      closed_(other.closed_),
-      dev_(other.dev_),
-      ino_(other.ino_) {}
-
-MessageLog& MessageLog::operator=(MessageLog&& other) noexcept {
-  if (this != &other) {
-    MessageLog old(std::move(*this));  // cleans up what this end held when it goes out of scope
-    mapping_ = std::move(other.mapping_);
-    path_ = std::move(other.path_);
-    writer_ = other.writer_;
-    closed_ = other.closed_;
-    dev_ = other.dev_;
-    ino_ = other.ino_;
-  }
-  return *this;
-}
-
-MessageLog::~MessageLog() {
-  if (mapping_.data() == nullptr || !writer_ || closed_) return;
-  // A writer that never closed (an error path): mark the file abandoned so that no reader takes
-  // it from now on, and take the name away. The Mapping member unmaps afterwards.
-  uint32_t ready = kLogReady;
-  file()->state.compare_exchange_strong(ready, kLogAbandoned, std::memory_order_acq_rel);
-  UnlinkIfOurs();
 }
 
 void MessageLog::UnlinkIfOurs() {

@@ -250,25 +250,6 @@ absl::StatusOr<Attachment> Attachment::Attach(int id, Access access) {
   return Attachment(p, info.size, id, read_only);
 }
 
-Attachment::Attachment(Attachment&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      id_(std::exchange(other.id_, -1)),
-      read_only_(other.read_only_) {}
-
-Attachment& Attachment::operator=(Attachment&& other) noexcept {
-  if (this != &other) {
-    (void)Detach();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    id_ = std::exchange(other.id_, -1);
-    read_only_ = other.read_only_;
-  }
-  return *this;
-}
-
-Attachment::~Attachment() { (void)Detach(); }
-
 absl::Status Attachment::Detach() {
   if (data_ == nullptr) return absl::OkStatus();
   void* p = std::exchange(data_, nullptr);
@@ -294,12 +275,6 @@ absl::StatusOr<Segment> Segment::Open(key_t key, size_t size) {
   return segment;
 }
 
-Segment::Segment(Segment&& other) noexcept
-    : id_(std::exchange(other.id_, -1)),
-      key_(other.key_),
-      size_(other.size_),
-      owned_(std::exchange(other.owned_, false)) {}
-
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
     if (owned_ && id_ >= 0) ::shmctl(id_, IPC_RMID, nullptr);  // best effort, as the destructor
@@ -315,12 +290,6 @@ Segment::~Segment() {
   // EINVAL/EIDRM (somebody removed it already) is fine: gone is what we wanted.
   if (owned_ && id_ >= 0) ::shmctl(id_, IPC_RMID, nullptr);
 }
-
-absl::StatusOr<Attachment> Segment::Attach(Access access) const {
-  return Attachment::Attach(id_, access);
-}
-
-absl::StatusOr<SegmentInfo> Segment::Stat() const { return StatSegment(id_); }
 
 absl::Status Segment::Remove() {
   owned_ = false;
@@ -481,9 +450,6 @@ absl::StatusOr<SharedRing> SharedRing::OpenOrCreate(key_t key, absl::Duration ti
   return ring;
 }
 
-SharedRing::SharedRing(SharedRing&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), ring_(std::exchange(other.ring_, nullptr)) {}
-
 SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
   if (this != &other) {
     if (ring_ != nullptr) ::shmdt(ring_);
@@ -561,9 +527,6 @@ absl::StatusOr<MutexBlock> MutexBlock::OpenOrCreate(key_t key, absl::Duration ti
   b->ready.store(1, std::memory_order_release);
   return block;
 }
-
-MutexBlock::MutexBlock(MutexBlock&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), block_(std::exchange(other.block_, nullptr)) {}
 
 MutexBlock& MutexBlock::operator=(MutexBlock&& other) noexcept {
   if (this != &other) {

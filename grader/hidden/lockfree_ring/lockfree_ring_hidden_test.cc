@@ -37,6 +37,7 @@
 #include "labs/lockfree_ring/baseline_queue.h"
 #include "labs/lockfree_ring/find_the_race.h"
 #include "labs/lockfree_ring/lockfree_ring.h"
+#include "labs/lockfree_ring/lockfree_ring_test_util.h"
 #include "labs/lockfree_ring/stress.h"
 
 namespace lockfree_ring {
@@ -47,72 +48,25 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::lockfree_ring::find_the_race::SharedMapping;
 using ::lockfree_ring::stress::SlotMessage;
+using ::lockfree_ring::test_util::AwaitFlag;
+using ::lockfree_ring::test_util::ChildFails;
+using ::lockfree_ring::test_util::IdleReport;
+using ::lockfree_ring::test_util::kChildTimeout;
+using ::lockfree_ring::test_util::MeasureIdle;
+using ::lockfree_ring::test_util::PauseAfterClaim;
+using ::lockfree_ring::test_util::PauseControl;
+using ::lockfree_ring::test_util::ProgramsRun;
+using ::lockfree_ring::test_util::RunPrograms;
+using ::lockfree_ring::test_util::UsePause;
+
+// The lab's ring fixture (labs/lockfree_ring/lockfree_ring_test_util.h), under the hidden name.
+using HiddenRingTest = ::lockfree_ring::test_util::RingTest;
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 constexpr uint64_t kScale = 10;  // sanitizers are 5-20x slower: fewer messages, same coverage
 #else
 constexpr uint64_t kScale = 1;
 #endif
-
-constexpr absl::Duration kChildTimeout = absl::Seconds(20);
-
-int ChildFails(const std::string& what) {
-  std::fprintf(stderr, "child %d: %s\n", ::getpid(), what.c_str());
-  std::fflush(stderr);
-  return 1;
-}
-
-uint64_t VoluntarySwitches(pid_t pid) {
-  FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/status").c_str(), "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  uint64_t switches = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    unsigned long long n;
-    if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1) switches = n;
-  }
-  std::fclose(f);
-  return switches;
-}
-
-class HiddenRingTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    for (const std::string& name : created_) {
-      EXPECT_THAT(SharedRing::Unlink(name), IsOk()) << "SharedRing::Unlink(" << name << ")";
-    }
-    for (const std::string& name : raw_) ::shm_unlink(name.c_str());  // test-made objects
-    LeakCheckedTest::TearDown();
-  }
-
-  absl::StatusOr<SharedRing> Create(const RingOptions& options, std::string* name_out = nullptr) {
-    std::string name = ipc::UniqueName("ring");
-    absl::StatusOr<SharedRing> ring = SharedRing::Create(name, options);
-    if (ring.ok()) created_.push_back(name);
-    if (name_out != nullptr) *name_out = name;
-    return ring;
-  }
-
-  static RingOptions Slots(uint64_t capacity, uint32_t slot_size = sizeof(SlotMessage),
-                           uint64_t initial_index = 0) {
-    RingOptions options;
-    options.kind = RingKind::kSlots;
-    options.capacity = capacity;
-    options.slot_size = slot_size;
-    options.initial_index = initial_index;
-    return options;
-  }
-
-  static RingOptions Records(uint64_t capacity) {
-    RingOptions options;
-    options.kind = RingKind::kRecords;
-    options.capacity = capacity;
-    return options;
-  }
-
-  std::vector<std::string> created_;
-  std::vector<std::string> raw_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The shared ring.
@@ -402,18 +356,9 @@ TEST_F(HiddenStressTest, RecordProgramsAcrossExec) {
   IPC_ASSERT_OK_AND_ASSIGN(SharedRing ring, Create(Records(8192), &name));
   const std::vector<std::string> common = {"--name=" + name, "--kind=records",
                                            absl::StrCat("--count=", 200'000 / kScale), "--seed=9"};
-  std::vector<std::string> consumer_args = {"ring_consumer"};
-  consumer_args.insert(consumer_args.end(), common.begin(), common.end());
-  std::vector<std::string> producer_args = {"ring_producer"};
-  producer_args.insert(producer_args.end(), common.begin(), common.end());
-  IPC_ASSERT_OK_AND_ASSIGN(
-      ipc::Child consumer,
-      ipc::Child::Exec(ipc::testing::ProgramPath("ring_consumer"), consumer_args));
-  IPC_ASSERT_OK_AND_ASSIGN(
-      ipc::Child producer,
-      ipc::Child::Exec(ipc::testing::ProgramPath("ring_producer"), producer_args));
-  IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus produced, producer.Wait(kChildTimeout));
-  IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus consumed, consumer.Wait(kChildTimeout));
+  IPC_ASSERT_OK_AND_ASSIGN(const ProgramsRun run, RunPrograms(common));
+  const ipc::ExitStatus& produced = run.produced;
+  const ipc::ExitStatus& consumed = run.consumed;
   EXPECT_TRUE(produced.Succeeded()) << "ring_producer " << produced.ToString();
   EXPECT_TRUE(consumed.Succeeded()) << "ring_consumer " << consumed.ToString();
 }
@@ -489,13 +434,10 @@ TEST_F(HiddenWaitTest, AProducerOnAFullRingSleeps) {
                              return 0;
                            }));
   absl::SleepFor(absl::Milliseconds(150));
-  IPC_ASSERT_OK_AND_ASSIGN(absl::Duration cpu_before, ipc::ProcessCpuTime(child.pid()));
-  const uint64_t switches_before = VoluntarySwitches(child.pid());
-  const absl::Duration idle = absl::Milliseconds(600);
-  absl::SleepFor(idle);
-  IPC_ASSERT_OK_AND_ASSIGN(absl::Duration cpu_after, ipc::ProcessCpuTime(child.pid()));
-  const uint64_t wakeups = VoluntarySwitches(child.pid()) - switches_before;
-  EXPECT_LT(absl::FDivDuration(cpu_after - cpu_before, idle), 0.05)
+  IPC_ASSERT_OK_AND_ASSIGN(const IdleReport report,
+                           MeasureIdle(child.pid(), absl::Milliseconds(600)));
+  const uint64_t wakeups = report.wakeups;
+  EXPECT_LT(report.cpu_share, 0.05)
       << "a producer waiting on a full ring must sleep on the futex of tail, not spin";
   EXPECT_LT(wakeups, 60u) << "the waiting producer woke " << wakeups << " times: sleep-polling";
   SlotMessage m;
@@ -662,38 +604,20 @@ using HiddenFindTheRaceTest = HiddenRingTest;
 using find_the_race::MakeRaceMessage;
 using find_the_race::RaceMessage;
 
-struct PauseControl {
-  std::atomic<uint32_t> paused{0};
-  std::atomic<uint32_t> release{0};
-};
-PauseControl* g_pause = nullptr;
-
-void PauseAfterClaim(uint64_t) {
-  g_pause->paused.store(1, std::memory_order_release);  // pairs with the parent's acquire load
-  const absl::Duration deadline = ipc::MonotonicNow() + absl::Seconds(10);
-  while (g_pause->release.load(std::memory_order_acquire) == 0 && ipc::MonotonicNow() < deadline) {
-    ::sched_yield();
-  }
-}
-
 // 63 unread messages; producer 1 passes the room check and claims the last slot, then pauses
 // before it counts; producer 2 passes the same check (count is still 63) and claims slot 0,
 // which holds an unread message.
 template <typename Ring>
 void RunLastSlotSchedule(Ring* ring, std::vector<RaceMessage>* popped, bool* second_accepted) {
   IPC_ASSERT_OK_AND_ASSIGN(auto pause, SharedMapping<PauseControl>::Create());
-  g_pause = pause.get();
+  UsePause(pause.get());
   for (uint64_t i = 1; i <= 63; ++i) ASSERT_TRUE(ring->TryPush(MakeRaceMessage(3, i)));
   IPC_ASSERT_OK_AND_ASSIGN(
       ipc::Child producer1, ipc::Child::Fork([&]() -> int {
         find_the_race::after_claim_hook.store(&PauseAfterClaim);
         return ring->TryPush(MakeRaceMessage(1, 1)) ? 0 : ChildFails("producer 1: push failed");
       }));
-  const absl::Duration deadline = ipc::MonotonicNow() + absl::Seconds(10);
-  while (pause->paused.load(std::memory_order_acquire) == 0) {
-    ASSERT_LT(ipc::MonotonicNow(), deadline) << "producer 1 never claimed";
-    ::sched_yield();
-  }
+  ASSERT_TRUE(AwaitFlag(pause->paused, absl::Seconds(10))) << "producer 1 never claimed";
   *second_accepted = ring->TryPush(MakeRaceMessage(2, 1));
   pause->release.store(1, std::memory_order_release);
   IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus status, producer1.Wait(kChildTimeout));

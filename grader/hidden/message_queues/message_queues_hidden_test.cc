@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/message_queues/message_queues.h"
+#include "labs/message_queues/message_queues_test_util.h"
 
 namespace message_queues {
 namespace {
@@ -38,28 +39,11 @@ using ::ipc::testing::HasErrno;
 using ::ipc::testing::IsOk;
 using ::ipc::testing::MessageHas;
 using ::ipc::testing::StatusIs;
+using ::message_queues::test_util::ConnectWhenReady;
+using ::message_queues::test_util::WaitUntilSleeping;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::Not;
-
-#define ASSERT_IMPLEMENTED(expr)                                       \
-  ASSERT_THAT((expr), Not(StatusIs(absl::StatusCode::kUnimplemented))) \
-      << #expr << " is still a TODO(student) in message_queues.cc"
-
-// Waits until `pid` sleeps in the kernel (blocked in a receive or a send).
-void WaitUntilSleeping(pid_t pid) {
-  ipc::Stopwatch clock;
-  while (clock.Elapsed() < absl::Seconds(5)) {
-    absl::StatusOr<char> state = ipc::ProcessState(pid);
-    if (!state.ok() || *state == 'Z') {
-      ADD_FAILURE() << "process " << pid << " ended instead of blocking";
-      return;
-    }
-    if (*state == 'S') return;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  ADD_FAILURE() << "process " << pid << " never blocked";
-}
 
 long ReadProcLong(const std::string& path) {
   std::ifstream in(path);
@@ -790,19 +774,6 @@ TEST_F(HiddenServerTest, ClientInputIsChecked) {
 // ----------------------------------------------------------------------------------------------
 // Request/response with the real server (mq_server)
 // ----------------------------------------------------------------------------------------------
-
-absl::StatusOr<Client> ConnectWhenReady(const std::string& server, const std::string& reply,
-                                        const ClientOptions& options = {}) {
-  ipc::Stopwatch clock;
-  for (;;) {
-    absl::StatusOr<Client> client = Client::Connect(server, reply, options);
-    if (client.ok() || client.status().code() != absl::StatusCode::kUnavailable ||
-        clock.Elapsed() > absl::Seconds(5)) {
-      return client;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-}
 
 absl::StatusOr<ipc::Child> StartServer(const std::string& name,
                                        std::vector<std::string> flags = {}) {

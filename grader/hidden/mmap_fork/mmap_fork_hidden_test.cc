@@ -33,6 +33,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/mmap_fork/mmap_fork.h"
+#include "labs/mmap_fork/mmap_fork_test_util.h"
 
 namespace mmap_fork {
 namespace {
@@ -41,60 +42,16 @@ using ::ipc::testing::HasErrno;
 using ::ipc::testing::IsOk;
 using ::ipc::testing::ProgramPath;
 using ::ipc::testing::StatusIs;
+using ::mmap_fork::test_util::kWait;
+using ::mmap_fork::test_util::MmapForkTest;
+using ::mmap_fork::test_util::Signal;
+using ::mmap_fork::test_util::TempDir;
+using ::mmap_fork::test_util::TempPath;
 
-constexpr absl::Duration kWait = absl::Seconds(10);
+// The lab's fixture (labs/mmap_fork/mmap_fork_test_util.h), under the hidden name.
+using HiddenTest = MmapForkTest;
 
 size_t PageSize() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
-
-// A one-way "go" signal between processes: a pipe made before fork.
-class Signal {
- public:
-  Signal() {
-    if (::pipe(fds_) == -1) ADD_FAILURE() << "pipe: " << std::strerror(errno);
-  }
-  ~Signal() {
-    ::close(fds_[0]);
-    ::close(fds_[1]);
-  }
-  Signal(const Signal&) = delete;
-  Signal& operator=(const Signal&) = delete;
-  void Notify() const { (void)!::write(fds_[1], "x", 1); }
-  bool WaitFor(absl::Duration timeout) const {
-    struct pollfd pfd = {fds_[0], POLLIN, 0};
-    int rc;
-    do {
-      rc = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-    } while (rc == -1 && errno == EINTR);
-    char c;
-    return rc == 1 && ::read(fds_[0], &c, 1) == 1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-};
-
-std::string TempDir() {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return dir != nullptr ? dir : "/tmp";
-}
-
-// A path in the temporary directory, removed at the end of the test.
-class TempPath {
- public:
-  explicit TempPath(absl::string_view tag) {
-    static int counter = 0;
-    path_ = absl::StrCat(TempDir(), "/mmap_fork_hidden.", ::getpid(), ".", tag, ".", counter++);
-  }
-  ~TempPath() { ::unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-  bool Exists() const {
-    struct stat st;
-    return ::stat(path_.c_str(), &st) == 0;
-  }
-
- private:
-  std::string path_;
-};
 
 // The names in the temporary directory that start with `prefix`.
 std::vector<std::string> FilesStartingWith(const std::string& prefix) {
@@ -107,31 +64,6 @@ std::vector<std::string> FilesStartingWith(const std::string& prefix) {
   ::closedir(dir);
   return found;
 }
-
-class HiddenTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    errno = 0;
-    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1)
-        << "a child process was left unreaped (zombie or orphan) (MF18)";
-    EXPECT_EQ(errno, ECHILD);
-    LeakCheckedTest::TearDown();
-  }
-
-  static ipc::ExitStatus RunChild(std::function<int()> body, absl::Duration timeout = kWait) {
-    absl::StatusOr<ipc::Child> child = ipc::Child::Fork(std::move(body));
-    if (!child.ok()) {
-      ADD_FAILURE() << "fork: " << child.status();
-      return {ipc::ExitStatus::Kind::kExited, 255};
-    }
-    absl::StatusOr<ipc::ExitStatus> status = child->Wait(timeout);
-    if (!status.ok()) {
-      ADD_FAILURE() << "wait: " << status.status();
-      return {ipc::ExitStatus::Kind::kExited, 255};
-    }
-    return *status;
-  }
-};
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: mappings

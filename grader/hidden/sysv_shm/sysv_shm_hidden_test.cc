@@ -43,6 +43,7 @@
 #include "gtest/gtest.h"
 #include "labs/sysv_shm/broken.h"
 #include "labs/sysv_shm/sysv_shm.h"
+#include "labs/sysv_shm/sysv_shm_test_util.h"
 
 namespace sysv_shm {
 namespace {
@@ -55,106 +56,21 @@ using ::ipc::testing::StatusIs;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr absl::Duration kWait = absl::Seconds(10);
-
-std::string TempPath(const std::string& name) {
-  return absl::StrCat(::testing::TempDir(), "/sysv_shm_hidden.", ::getpid(), ".", name);
-}
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
+using ::sysv_shm::test_util::Finished;
+using ::sysv_shm::test_util::IdIsGone;
+using ::sysv_shm::test_util::kWait;
+using ::sysv_shm::test_util::Lines;
+using ::sysv_shm::test_util::Pipe;
+using ::sysv_shm::test_util::Program;
+using ::sysv_shm::test_util::RandomBytes;
+using ::sysv_shm::test_util::ReadFileOrEmpty;
+using ::sysv_shm::test_util::RemoveIfPresent;
+using ::sysv_shm::test_util::TempPath;
+using ::sysv_shm::test_util::WriteFile;
 
 off_t FileSize(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
-}
-
-std::string RandomBytes(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string data(n, '\0');
-  for (char& c : data) c = static_cast<char>(rng());
-  return data;
-}
-
-struct Finished {
-  ipc::ExitStatus exit;
-  std::string out;
-  std::string err;
-};
-
-// An exec'd lab program with stdout/stderr in files (see the public test for the long story).
-class Program {
- public:
-  static absl::StatusOr<Program> Start(const std::string& program,
-                                       const std::vector<std::string>& args, const std::string& tag,
-                                       const std::string& stdin_path = "") {
-    Program p;
-    p.out_path_ = TempPath(tag + ".out");
-    p.err_path_ = TempPath(tag + ".err");
-    int in = -1;
-    if (!stdin_path.empty()) {
-      in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (in == -1) return ipc::ErrnoError("open", stdin_path);
-    }
-    int out = ::open(p.out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out == -1) return ipc::ErrnoError("open", p.out_path_);
-    int err = ::open(p.err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (err == -1) return ipc::ErrnoError("open", p.err_path_);
-    ipc::ExecOptions options;
-    options.stdin_fd = in;
-    options.stdout_fd = out;
-    options.stderr_fd = err;
-    std::vector<std::string> argv = {program};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<ipc::Child> child = ipc::Child::Exec(ProgramPath(program), argv, options);
-    if (in != -1) ::close(in);
-    ::close(out);
-    ::close(err);
-    if (!child.ok()) return child.status();
-    p.child_.emplace(*std::move(child));
-    return p;
-  }
-
-  ipc::Child& child() { return *child_; }
-  const std::string& out_path() const { return out_path_; }
-
-  Finished Collect(absl::Duration timeout = kWait) {
-    Finished run;
-    absl::StatusOr<ipc::ExitStatus> exit = child_->Wait(timeout);
-    if (exit.ok()) run.exit = *exit;
-    run.out = ReadFileOrEmpty(out_path_);
-    run.err = ReadFileOrEmpty(err_path_);
-    ::unlink(out_path_.c_str());
-    ::unlink(err_path_.c_str());
-    return run;
-  }
-
- private:
-  std::optional<ipc::Child> child_;
-  std::string out_path_;
-  std::string err_path_;
-};
-
-bool RemoveIfPresent(key_t key) {
-  int id = ::shmget(key, 0, 0);
-  if (id == -1) return false;
-  ::shmctl(id, IPC_RMID, nullptr);
-  return true;
-}
-
-bool IdIsGone(int id) {
-  struct shmid_ds ds;
-  return ::shmctl(id, IPC_STAT, &ds) == -1 && (errno == EINVAL || errno == EIDRM);
 }
 
 // System V segments alive now that were not in `before`.
@@ -167,35 +83,6 @@ std::vector<ipc::IpcObject> NewSegments(const ipc::IpcSnapshot& before) {
   }
   return segments;
 }
-
-std::vector<int64_t> Lines(const std::string& text) {
-  std::vector<int64_t> values;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    int64_t v;
-    if (absl::SimpleAtoi(line, &v)) values.push_back(v);
-  }
-  return values;
-}
-
-struct Pipe {
-  int fds[2] = {-1, -1};
-  Pipe() {
-    if (::pipe2(fds, O_CLOEXEC) == -1) ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-  }
-  ~Pipe() {
-    if (fds[0] != -1) ::close(fds[0]);
-    if (fds[1] != -1) ::close(fds[1]);
-  }
-  bool Signal() { return ::write(fds[1], "x", 1) == 1; }
-  bool Await() {
-    char c;
-    ssize_t n;
-    do {
-      n = ::read(fds[0], &c, 1);
-    } while (n == -1 && errno == EINTR);  // retry: the turn has not been given yet
-    return n == 1;
-  }
-};
 
 // A segment made by "another program" (raw calls, as 001-003 would), removed by the destructor.
 struct ForeignSegment {
