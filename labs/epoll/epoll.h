@@ -41,57 +41,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/fd.h"
 
 namespace epoll {
 
 // ScopedFd
 //
-// Owns one file descriptor and closes it when destroyed. Move-only. A default-constructed or
-// moved-from ScopedFd holds -1 and closes nothing. (Plumbing, not a lesson: it is implemented
-// here.)
-class ScopedFd {
- public:
-  ScopedFd() = default;
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(ScopedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ScopedFd& operator=(ScopedFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() { Reset(); }
-
-  // ScopedFd::get()
-  //
-  // The descriptor, still owned by this object; -1 if none.
-  int get() const { return fd_; }
-
-  // ScopedFd::valid()
-  //
-  // True if a descriptor is held.
-  bool valid() const { return fd_ >= 0; }
-
-  // ScopedFd::Release()
-  //
-  // Gives up ownership without closing; returns the descriptor (the caller closes it).
-  int Release() { return std::exchange(fd_, -1); }
-
-  // ScopedFd::Reset()
-  //
-  // Closes the descriptor, if any. close() errors are ignored on purpose: on Linux the descriptor
-  // is gone even when close fails (EINTR included), so there is nothing to retry.
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+// Owns one file descriptor and closes it when destroyed; move-only. The course's one descriptor
+// owner, ipc::UniqueFd (common/fd.h): get(), valid(), Release(), Reset(), Close(). A
+// default-constructed or moved-from ScopedFd holds -1 and closes nothing. (Plumbing, not a lesson.)
+using ScopedFd = ::ipc::UniqueFd;
 
 // ---------------------------------------------------------------------------------------------
 // Task 1: where the server listens.

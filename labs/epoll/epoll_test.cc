@@ -34,6 +34,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "labs/epoll/broken.h"
+#include "labs/epoll/epoll_test_util.h"
 #include "labs/epoll/load.h"
 
 namespace epoll {
@@ -44,40 +45,12 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kIoTimeout = absl::Seconds(5);
-
-// A pipe with both ends non-blocking and close-on-exec.
-struct Pipe {
-  ScopedFd read, write;
-};
-Pipe MakePipe(int flags = O_NONBLOCK | O_CLOEXEC) {
-  int fds[2];
-  EXPECT_EQ(::pipe2(fds, flags), 0) << std::strerror(errno);
-  return Pipe{ScopedFd(fds[0]), ScopedFd(fds[1])};
-}
-
-// The fixture every suite shares: leak checks, and a directory for socket files.
-class EpollLabTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void SetUp() override {
-    LeakCheckedTest::SetUp();
-    IPC_ASSERT_OK_AND_ASSIGN(load::SocketDir dir, load::SocketDir::Create());
-    dir_ = std::make_unique<load::SocketDir>(std::move(dir));
-  }
-  std::string SocketPath(const std::string& name = "echo.sock") { return dir_->Path(name); }
-
-  // Listens on a fresh Unix socket and starts an EchoServer on it in a child process.
-  void StartEcho(const ServerOptions& options, load::ServerProcess* server, Endpoint* where,
-                 rlim_t file_limit = 0) {
-    *where = Endpoint::Unix(SocketPath());
-    IPC_ASSERT_OK_AND_ASSIGN(ScopedFd listener, Listen(*where));
-    IPC_ASSERT_OK_AND_ASSIGN(
-        *server, load::StartServer(load::EchoServerBody(std::move(listener), options, file_limit)));
-  }
-
- private:
-  std::unique_ptr<load::SocketDir> dir_;
-};
+using test_util::BackendParamName;
+using test_util::EpollLabTest;
+using test_util::kAllBackends;
+using test_util::kIoTimeout;
+using test_util::MakePipe;
+using test_util::Pipe;
 
 // ---------------------------------------------------------------------------------------------
 // Task 1: Listen.
@@ -128,14 +101,6 @@ class PollerTest : public EpollLabTest, public ::testing::WithParamInterface<Bac
     return poller.ok() ? std::move(*poller) : nullptr;
   }
 };
-
-std::string BackendParamName(const ::testing::TestParamInfo<Backend>& info) {
-  std::string name(BackendName(info.param));
-  for (char& c : name) {
-    if (c == '-') c = '_';
-  }
-  return name;
-}
 
 // EP3, EP5, EP6: whatever the mechanism, only the descriptor with data is reported.
 TEST_P(PollerTest, ReportsOnlyTheReadyDescriptor) {
@@ -216,9 +181,7 @@ TEST_P(PollerTest, PeerClosingIsReported) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PollerTest,
-                         ::testing::Values(Backend::kSelect, Backend::kPoll, Backend::kEpollLevel,
-                                           Backend::kEpollEdge),
-                         BackendParamName);
+                         ::testing::ValuesIn(kAllBackends), BackendParamName);
 
 using TriggerModeTest = EpollLabTest;
 
@@ -337,9 +300,7 @@ TEST_P(EchoServerTest, HalfAFrameFromOneClientDoesNotStallTheOthers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EchoServerTest,
-                         ::testing::Values(Backend::kSelect, Backend::kPoll, Backend::kEpollLevel,
-                                           Backend::kEpollEdge),
-                         BackendParamName);
+                         ::testing::ValuesIn(kAllBackends), BackendParamName);
 
 using EchoServerBasicsTest = EpollLabTest;
 
@@ -495,21 +456,13 @@ TEST_F(RobustnessTest, IdleClientIsClosedByTheTimer) {
 TEST_F(RobustnessTest, RunningOutOfDescriptorsNeitherSpinsNorCrashes) {
   const Endpoint where = Endpoint::Unix(SocketPath());
   IPC_ASSERT_OK_AND_ASSIGN(ScopedFd listener, Listen(where));
-  auto fd = std::make_shared<ScopedFd>(std::move(listener));
   ServerOptions options;
   options.backend = Backend::kEpollLevel;
   options.log = [](absl::string_view) {};
-  IPC_ASSERT_OK_AND_ASSIGN(
-      load::ServerProcess server,
-      load::StartServer([fd, options](ServerStats* stats, const std::function<void()>& ready) {
-        IPC_ASSIGN_OR_RETURN(EchoServer echo, EchoServer::Create(std::move(*fd), options));
-        // Leave room for exactly four clients above what is open now.
-        IPC_RETURN_IF_ERROR(load::LeaveFreeDescriptors(4));
-        ready();
-        absl::Status run = echo.Run();
-        *stats = echo.stats();
-        return run;
-      }));
+  // Leave room for exactly four clients above what the server has open.
+  IPC_ASSERT_OK_AND_ASSIGN(load::ServerProcess server,
+                           load::StartServer(test_util::ScarceDescriptorServerBody(
+                               std::move(listener), options, /*free_descriptors=*/4)));
   std::vector<ScopedFd> clients;
   for (int i = 0; i < 12; ++i) {
     IPC_ASSERT_OK_AND_ASSIGN(ScopedFd c, load::Connect(where));
@@ -591,29 +544,13 @@ TEST_F(FlagChannelTest, WaiterInAnotherProcessSleepsThenWakesOnThePost) {
 // ---------------------------------------------------------------------------------------------
 // Task 7: DispatchQueues (EP2).
 
-class DispatchQueuesTest : public EpollLabTest {
- protected:
-  void TearDown() override {
-    for (const std::string& name : names_) ::mq_unlink(name.c_str());
-    EpollLabTest::TearDown();
-  }
-  mqd_t OpenQueue(const std::string& name, int flags) {
-    mq_attr attr{};
-    attr.mq_maxmsg = 10;
-    attr.mq_msgsize = 64;
-    mqd_t q = ::mq_open(name.c_str(), flags | O_CREAT, 0600, &attr);
-    EXPECT_NE(q, static_cast<mqd_t>(-1)) << "mq_open(" << name << "): " << std::strerror(errno);
-    return q;
-  }
-  std::vector<std::string> names_;
-};
+using DispatchQueuesTest = test_util::QueueLabTest;
 
 // EP2: three queues and a pipe in one epoll set; every message is handled exactly once.
 TEST_F(DispatchQueuesTest, ThreeQueuesAndAPipeDeliverEveryMessageOnce) {
   std::vector<mqd_t> queues;
   for (int i = 0; i < 3; ++i) {
-    names_.push_back(ipc::UniqueName(absl::StrCat("q", i)));
-    queues.push_back(OpenQueue(names_.back(), O_RDONLY | O_NONBLOCK));
+    queues.push_back(OpenQueue(ipc::UniqueName(absl::StrCat("q", i)), O_RDONLY | O_NONBLOCK));
     ASSERT_NE(queues.back(), static_cast<mqd_t>(-1));
   }
   Pipe pipe = MakePipe();
@@ -651,8 +588,7 @@ TEST_F(DispatchQueuesTest, ThreeQueuesAndAPipeDeliverEveryMessageOnce) {
 }
 
 TEST_F(DispatchQueuesTest, BlockingQueueIsRefused) {
-  names_.push_back(ipc::UniqueName("blocking"));
-  mqd_t q = OpenQueue(names_.back(), O_RDONLY);
+  mqd_t q = OpenQueue(ipc::UniqueName("blocking"), O_RDONLY);
   ASSERT_NE(q, static_cast<mqd_t>(-1));
   Pipe pipe = MakePipe();
   EXPECT_THAT(DispatchQueues({q}, pipe.read.get(), absl::Seconds(1), [](const Delivery&) {}),
@@ -664,21 +600,7 @@ TEST_F(DispatchQueuesTest, BlockingQueueIsRefused) {
 // ---------------------------------------------------------------------------------------------
 // Task 8: pselect (EP4).
 
-class PselectTest : public EpollLabTest {
- protected:
-  void SetUp() override {
-    EpollLabTest::SetUp();
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &old_mask_), 0);
-  }
-  void TearDown() override {
-    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    EpollLabTest::TearDown();
-  }
-  sigset_t old_mask_;
-};
+using PselectTest = test_util::SigUsr1BlockedTest;
 
 // EP4: the signal arrives after the check and before the wait: pselect still sees it.
 TEST_F(PselectTest, SignalSentJustBeforeTheWaitIsNotLost) {
@@ -713,37 +635,14 @@ TEST_F(PselectTest, RequiresTheSignalToBeBlocked) {
 // ---------------------------------------------------------------------------------------------
 // Task 9: io_uring (EP10). Skipped, with the reason, where io_uring is disabled.
 
-class UringTest : public EpollLabTest {
- protected:
-  void SetUp() override {
-    EpollLabTest::SetUp();
-    absl::Status available = UringAvailable();
-    if (available.code() == absl::StatusCode::kUnavailable) GTEST_SKIP() << available.message();
-    ASSERT_THAT(available, IsOk());
-  }
-};
+using UringTest = test_util::UringLabTest;
 
 // EP10: completions, not readiness: each recv completes WITH the data.
 TEST_F(UringTest, EchoServerOnARingEchoesEveryClient) {
   const Endpoint where = Endpoint::Unix(SocketPath());
   IPC_ASSERT_OK_AND_ASSIGN(ScopedFd listener, Listen(where));
-  auto fd = std::make_shared<ScopedFd>(std::move(listener));
-  IPC_ASSERT_OK_AND_ASSIGN(
-      load::ServerProcess server,
-      load::StartServer(
-          [fd](ServerStats* stats, const std::function<void()>& ready) -> absl::Status {
-            IPC_ASSIGN_OR_RETURN(UringEchoServer ring, UringEchoServer::Create(std::move(*fd)));
-            static UringEchoServer* current = nullptr;
-            current = &ring;
-            struct sigaction action {};
-            action.sa_handler = [](int) { (void)current->Stop(); };
-            if (::sigaction(SIGTERM, &action, nullptr) == -1)
-              return ipc::ErrnoError("sigaction", "");
-            ready();
-            absl::Status run = ring.Run();
-            *stats = ring.stats();
-            return run;
-          }));
+  IPC_ASSERT_OK_AND_ASSIGN(load::ServerProcess server,
+                           load::StartServer(test_util::UringEchoServerBody(std::move(listener))));
   load::LoadOptions load;
   load.where = where;
   load.clients = 8;

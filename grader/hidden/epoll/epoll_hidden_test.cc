@@ -39,6 +39,7 @@
 #include "gtest/gtest.h"
 #include "labs/epoll/baseline.h"
 #include "labs/epoll/epoll.h"
+#include "labs/epoll/epoll_test_util.h"
 #include "labs/epoll/load.h"
 
 namespace epoll {
@@ -49,45 +50,13 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kIoTimeout = absl::Seconds(5);
-
-struct Pipe {
-  ScopedFd read, write;
-};
-Pipe MakePipe(int flags = O_NONBLOCK | O_CLOEXEC) {
-  int fds[2];
-  EXPECT_EQ(::pipe2(fds, flags), 0) << std::strerror(errno);
-  return Pipe{ScopedFd(fds[0]), ScopedFd(fds[1])};
-}
-
-std::string BackendParamName(const ::testing::TestParamInfo<Backend>& info) {
-  std::string name(BackendName(info.param));
-  for (char& c : name) {
-    if (c == '-') c = '_';
-  }
-  return name;
-}
-
-class HiddenEpollTest : public ipc::testing::LeakCheckedTest {
- protected:
-  void SetUp() override {
-    LeakCheckedTest::SetUp();
-    IPC_ASSERT_OK_AND_ASSIGN(load::SocketDir dir, load::SocketDir::Create());
-    dir_ = std::make_unique<load::SocketDir>(std::move(dir));
-  }
-  std::string SocketPath(const std::string& name = "echo.sock") { return dir_->Path(name); }
-
-  void StartEcho(const ServerOptions& options, load::ServerProcess* server, Endpoint* where,
-                 rlim_t file_limit = 0) {
-    *where = Endpoint::Unix(SocketPath());
-    IPC_ASSERT_OK_AND_ASSIGN(ScopedFd listener, Listen(*where));
-    IPC_ASSERT_OK_AND_ASSIGN(
-        *server, load::StartServer(load::EchoServerBody(std::move(listener), options, file_limit)));
-  }
-
- private:
-  std::unique_ptr<load::SocketDir> dir_;
-};
+using test_util::BackendParamName;
+using test_util::kAllBackends;
+using test_util::kIoTimeout;
+using test_util::kScalableBackends;
+using test_util::MakePipe;
+using test_util::Pipe;
+using HiddenEpollTest = test_util::EpollLabTest;
 
 // ---------------------------------------------------------------------------------------------
 // Pollers.
@@ -162,9 +131,7 @@ TEST_P(HiddenPollerTest, TinyTimeoutsStillSleep) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HiddenPollerTest,
-                         ::testing::Values(Backend::kSelect, Backend::kPoll, Backend::kEpollLevel,
-                                           Backend::kEpollEdge),
-                         BackendParamName);
+                         ::testing::ValuesIn(kAllBackends), BackendParamName);
 
 class HiddenScalablePollerTest : public HiddenEpollTest,
                                  public ::testing::WithParamInterface<Backend> {};
@@ -201,9 +168,7 @@ TEST_P(HiddenScalablePollerTest, OneReadyAmongAThousandIdle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HiddenScalablePollerTest,
-                         ::testing::Values(Backend::kPoll, Backend::kEpollLevel,
-                                           Backend::kEpollEdge),
-                         BackendParamName);
+                         ::testing::ValuesIn(kScalableBackends), BackendParamName);
 
 // ---------------------------------------------------------------------------------------------
 // The echo server.
@@ -288,9 +253,7 @@ TEST_P(HiddenEchoServerTest, ThrottledClientIsResumedOnceItReads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HiddenEchoServerTest,
-                         ::testing::Values(Backend::kSelect, Backend::kPoll, Backend::kEpollLevel,
-                                           Backend::kEpollEdge),
-                         BackendParamName);
+                         ::testing::ValuesIn(kAllBackends), BackendParamName);
 
 using HiddenServerTest = HiddenEpollTest;
 
@@ -512,20 +475,12 @@ TEST_F(HiddenServerTest, EverySocketTheServerHoldsIsNonBlocking) {
 TEST_F(HiddenServerTest, EdgeTriggeredServerRecoversFromEmfile) {
   const Endpoint where = Endpoint::Unix(SocketPath());
   IPC_ASSERT_OK_AND_ASSIGN(ScopedFd listener, Listen(where));
-  auto fd = std::make_shared<ScopedFd>(std::move(listener));
   ServerOptions options;
   options.backend = Backend::kEpollEdge;
   options.log = [](absl::string_view) {};
-  IPC_ASSERT_OK_AND_ASSIGN(
-      load::ServerProcess server,
-      load::StartServer([fd, options](ServerStats* stats, const std::function<void()>& ready) {
-        IPC_ASSIGN_OR_RETURN(EchoServer echo, EchoServer::Create(std::move(*fd), options));
-        IPC_RETURN_IF_ERROR(load::LeaveFreeDescriptors(2));
-        ready();
-        absl::Status run = echo.Run();
-        *stats = echo.stats();
-        return run;
-      }));
+  IPC_ASSERT_OK_AND_ASSIGN(load::ServerProcess server,
+                           load::StartServer(test_util::ScarceDescriptorServerBody(
+                               std::move(listener), options, /*free_descriptors=*/2)));
   {
     std::vector<ScopedFd> storm;
     for (int i = 0; i < 10; ++i) {
@@ -590,22 +545,10 @@ TEST_F(HiddenFlagChannelTest, MovedFromChannelRefusesToWork) {
 // ---------------------------------------------------------------------------------------------
 // DispatchQueues (EP2).
 
-class HiddenDispatchTest : public HiddenEpollTest {
+class HiddenDispatchTest : public test_util::QueueLabTest {
  protected:
-  void TearDown() override {
-    for (const std::string& name : names_) ::mq_unlink(name.c_str());
-    HiddenEpollTest::TearDown();
-  }
-  mqd_t NewQueue(int flags) {
-    names_.push_back(ipc::UniqueName("hq"));
-    mq_attr attr{};
-    attr.mq_maxmsg = 4;
-    attr.mq_msgsize = 32;
-    mqd_t q = ::mq_open(names_.back().c_str(), flags | O_CREAT, 0600, &attr);
-    EXPECT_NE(q, static_cast<mqd_t>(-1)) << std::strerror(errno);
-    return q;
-  }
-  std::vector<std::string> names_;
+  // A small queue (4 messages of up to 32 bytes) with a fresh name, unlinked after the test.
+  mqd_t NewQueue(int flags) { return OpenQueue(ipc::UniqueName("hq"), flags, 4, 32); }
 };
 
 TEST_F(HiddenDispatchTest, PipeLinesSplitAcrossWritesAreJoined) {
@@ -663,21 +606,12 @@ TEST_F(HiddenDispatchTest, BlockingPipeIsRefused) {
 // ---------------------------------------------------------------------------------------------
 // WaitForInputOrSignal (EP4).
 
-class HiddenPselectTest : public HiddenEpollTest {
+class HiddenPselectTest : public test_util::SigUsr1BlockedTest {
  protected:
-  void SetUp() override {
-    HiddenEpollTest::SetUp();
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &old_mask_), 0);
-  }
   void TearDown() override {
-    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    signal(SIGUSR2, SIG_DFL);
-    HiddenEpollTest::TearDown();
+    signal(SIGUSR2, SIG_DFL);  // AnotherSignalDoesNotEndTheWait installs a handler
+    SigUsr1BlockedTest::TearDown();
   }
-  sigset_t old_mask_;
 };
 
 void Ignore(int) {}
@@ -727,31 +661,11 @@ TEST_F(HiddenPselectTest, DescriptorAboveFdSetSizeIsInvalidArgument) {
 // ---------------------------------------------------------------------------------------------
 // io_uring (EP10).
 
-class HiddenUringTest : public HiddenEpollTest {
+class HiddenUringTest : public test_util::UringLabTest {
  protected:
-  void SetUp() override {
-    HiddenEpollTest::SetUp();
-    absl::Status available = UringAvailable();
-    if (available.code() == absl::StatusCode::kUnavailable) GTEST_SKIP() << available.message();
-    ASSERT_THAT(available, IsOk());
-  }
-
   absl::StatusOr<load::ServerProcess> StartRing(const Endpoint& where) {
     IPC_ASSIGN_OR_RETURN(ScopedFd listener, Listen(where));
-    auto fd = std::make_shared<ScopedFd>(std::move(listener));
-    return load::StartServer(
-        [fd](ServerStats* stats, const std::function<void()>& ready) -> absl::Status {
-          IPC_ASSIGN_OR_RETURN(UringEchoServer ring, UringEchoServer::Create(std::move(*fd)));
-          static UringEchoServer* current = nullptr;
-          current = &ring;
-          struct sigaction action {};
-          action.sa_handler = [](int) { (void)current->Stop(); };
-          if (::sigaction(SIGTERM, &action, nullptr) == -1) return ipc::ErrnoError("sigaction", "");
-          ready();
-          absl::Status run = ring.Run();
-          *stats = ring.stats();
-          return run;
-        });
+    return load::StartServer(test_util::UringEchoServerBody(std::move(listener)));
   }
 };
 
