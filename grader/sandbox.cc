@@ -716,6 +716,12 @@ absl::StatusOr<RawRun> BwrapSandbox::Launch(const std::string& binary_path,
       plan.argv_storage.insert(plan.argv_storage.end(), {"--ro-bind", exposed, exposed});
     }
   }
+  // A binary kept below the private /tmp or /dev/shm (a Bazel output base under a HOME in /tmp,
+  // say) would be hidden by those tmpfs mounts: bind its tree back, read-only, after them.
+  if (std::string exposed = ExposedRootOf(binary);
+      absl::StartsWith(exposed, "/tmp/") || absl::StartsWith(exposed, "/dev/shm/")) {
+    plan.argv_storage.insert(plan.argv_storage.end(), {"--ro-bind", exposed, exposed});
+  }
   plan.argv_storage.insert(plan.argv_storage.end(), {
                        // After the tmpfs mounts, which would hide a workdir below them.
                        "--ro-bind", workdir, workdir,
