@@ -7,7 +7,8 @@
 // nothing about false sharing. So each measurement also records how much CPU the workers got,
 // as a fraction of (wall time x workers): the co-run fraction. A measurement below
 // kMinCoRunFraction is repeated, and after kAttempts disturbed attempts the test is skipped with
-// a message that says why, instead of failing a student for a busy machine (FS4). Sanitizers
+// a message that says why, instead of failing a student for a busy machine (FS4). An undisturbed
+// attempt that misses the expected ratio is repeated too: one clean measurement must show it. Sanitizers
 // slow every access 5-20x and measure themselves, so timing tests skip under them.
 //
 // Partner files: false_sharing_test.cc and the hidden tests use these helpers.
@@ -40,7 +41,7 @@ inline constexpr bool kSanitized = false;
 
 // A measurement whose workers got less than this share of their cores is repeated.
 inline constexpr double kMinCoRunFraction = 0.8;
-inline constexpr int kAttempts = 4;
+inline constexpr int kAttempts = 6;
 
 // The user + system CPU time of this process (RUSAGE_SELF: all its threads) or of its reaped
 // children (RUSAGE_CHILDREN).
@@ -65,11 +66,17 @@ struct Measured {
 
 // Measure()
 //
-// Calls `measure` up to kAttempts times until an attempt's workers got at least
-// kMinCoRunFraction of their cores, as counted by getrusage(`who`). `measure` returns the ratio
-// and busy_wall; an error stops at once and is returned as is.
+// Calls `measure` up to kAttempts times. An attempt whose workers got at least kMinCoRunFraction
+// of their cores (as counted by getrusage(`who`)) is undisturbed; the first undisturbed attempt
+// that reaches `target` is returned at once. Otherwise the best undisturbed ratio is returned
+// (the test's assertion then fails, with every attempt in the log), or, when no attempt was
+// undisturbed, a skip reason. One clean measurement that shows the effect is enough: noise on a
+// shared machine only ever hides false sharing, it does not create a 1.5x gap between two
+// layouts that behave alike. `measure` returns the ratio and busy_wall; an error stops at once
+// and is returned as is.
 inline absl::StatusOr<Measured> Measure(int who,
-                                        const std::function<absl::StatusOr<Sample>()>& measure) {
+                                        const std::function<absl::StatusOr<Sample>()>& measure,
+                                        double target = 1.5) {
   Measured out;
   double best_fraction = 0;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
@@ -83,10 +90,11 @@ inline absl::StatusOr<Measured> Measure(int who,
     absl::StrAppendFormat(&out.log, "attempt %d: ratio %.2f, workers had %.0f%% of their cores\n",
                           attempt, sample->ratio, 100 * fraction);
     if (fraction >= kMinCoRunFraction) {
-      out.ratio = sample->ratio;
-      return out;
+      if (!out.ratio || sample->ratio > *out.ratio) out.ratio = sample->ratio;
+      if (*out.ratio >= target) return out;
     }
   }
+  if (out.ratio) return out;
   out.skip_reason = absl::StrFormat(
       "this machine is too busy to measure false sharing: in %d attempts the workers never had "
       "more than %.0f%% of their cores (at least %.0f%% is needed for the threads to really run "
