@@ -82,7 +82,8 @@ def ipc_lab(
         extra_libs = {},
         given_srcs = [],
         test_util_srcs = [],
-        test_util_hdrs = []):
+        test_util_hdrs = [],
+        test_tags = []):
     """The student side of lab `name` (in labs/<name>/BUILD).
 
     Args:
@@ -96,6 +97,8 @@ def ipc_lab(
       test_data: extra data files the tests read.
       test_size: the tests' Bazel size.
       test_timeout: the tests' Bazel timeout, if not the size's default.
+      test_tags: extra tags of the test targets: "exclusive" for tests that measure time, so that
+        Bazel runs them with no other test beside them.
       extra_libs: name -> dict of cc_library kwargs for code the lab ships that is not the
         student's (a baseline, a deliberately broken example); it is compiled against the contract.
       given_srcs: sources of the `:given` library (e.g. [name + "_given.cc"]): the plumbing that
@@ -168,14 +171,14 @@ def ipc_lab(
         program_libs = program_libs,
         test_name = name + "_test",
         test_libs = [":public_tests"],
-        tags = ["manual", "student"],
+        tags = ["manual", "student"] + test_tags,
         size = test_size,
         timeout = test_timeout,
         extra_test_deps = [],
         data = test_data,
     )
 
-def ipc_lab_reference(lab, srcs, deps = [], programs = [], test_data = [], test_size = "small", test_timeout = None):
+def ipc_lab_reference(lab, srcs, deps = [], programs = [], test_data = [], test_size = "small", test_timeout = None, test_tags = []):
     """The reference solution of `lab` (in solutions/<lab>/BUILD).
 
     Args:
@@ -186,6 +189,7 @@ def ipc_lab_reference(lab, srcs, deps = [], programs = [], test_data = [], test_
       test_data: the same as in labs/<lab>/BUILD.
       test_size: the same as in labs/<lab>/BUILD.
       test_timeout: the same as in labs/<lab>/BUILD.
+      test_tags: the same as in labs/<lab>/BUILD.
     """
     pkg = "//labs/" + lab
     native.cc_library(
@@ -201,14 +205,14 @@ def ipc_lab_reference(lab, srcs, deps = [], programs = [], test_data = [], test_
         program_libs = {p: pkg + ":" + p + "_main" for p in programs},
         test_name = lab + "_test",
         test_libs = [pkg + ":public_tests"],
-        tags = ["reference"],
+        tags = ["reference"] + test_tags,
         size = test_size,
         timeout = test_timeout,
         extra_test_deps = [],
         data = [pkg + ":" + d if d.startswith(":") else d for d in test_data],
     )
 
-def ipc_lab_hidden_tests(lab, srcs, programs = [], test_deps = [], test_data = [], test_size = "small", test_timeout = None):
+def ipc_lab_hidden_tests(lab, srcs, programs = [], test_deps = [], test_data = [], test_size = "small", test_timeout = None, test_tags = []):
     """The hidden tests of `lab` (in grader/hidden/<lab>/BUILD), built against both libraries.
 
     Args:
@@ -219,6 +223,7 @@ def ipc_lab_hidden_tests(lab, srcs, programs = [], test_deps = [], test_data = [
       test_data: extra data files the tests read.
       test_size: the tests' Bazel size.
       test_timeout: the tests' Bazel timeout, if not the size's default.
+      test_tags: extra tags of the test targets (e.g. "exclusive" for tests that measure time).
     """
     pkg = "//labs/" + lab
     native.cc_library(
@@ -239,7 +244,7 @@ def ipc_lab_hidden_tests(lab, srcs, programs = [], test_deps = [], test_data = [
             program_libs = {p: pkg + ":" + p + "_main" for p in programs},
             test_name = lab + "_hidden_test",
             test_libs = [":hidden_tests"],
-            tags = tags + ["hidden"],
+            tags = tags + ["hidden"] + test_tags,
             size = test_size,
             timeout = test_timeout,
             extra_test_deps = [],
