@@ -420,10 +420,10 @@ TEST_F(RingTest, SeparateLinesBeatTheNotesRing) {
         }
         sample.ratio = ipc::Median(ratios);
         return sample;
-      }));
+      }, timing_check::kRingRatio));
   if (!measured.ratio) GTEST_SKIP() << measured.skip_reason;
   std::printf("padded ring/notes ring: %.2fx\n", *measured.ratio);
-  EXPECT_GE(*measured.ratio, 1.5)
+  EXPECT_GE(*measured.ratio, timing_check::kRingRatio)
       << "keep head and tail on separate lines, derive the count from them, keep each side's "
          "statistics on its own line, and read the other side's index only when the cached copy "
          "says full or empty (FS7)\n"

@@ -385,9 +385,9 @@ TEST_F(HiddenRingTest, SeparateLinesBeatTheNotesRing) {
         }
         sample.ratio = ipc::Median(ratios);
         return sample;
-      }));
+      }, timing_check::kRingRatio));
   if (!measured.ratio) GTEST_SKIP() << measured.skip_reason;
-  EXPECT_GE(*measured.ratio, 1.5) << measured.log;
+  EXPECT_GE(*measured.ratio, timing_check::kRingRatio) << measured.log;
 }
 
 // ---------------------------------------------------------------------------------------------
