@@ -54,6 +54,7 @@ using ::lockfree_ring::test_util::PauseControl;
 using ::lockfree_ring::test_util::PauseHere;
 using ::lockfree_ring::test_util::ProgramsRun;
 using ::lockfree_ring::test_util::RunPrograms;
+using ::lockfree_ring::test_util::StreamSlotsAcrossProcesses;
 using ::lockfree_ring::test_util::RingTest;
 using ::lockfree_ring::test_util::UsePause;
 
@@ -262,31 +263,10 @@ TEST_F(SlotRingTest, ASecondProducerGetsEbusy) {
 
 // LR14: 10^6 messages from a forked producer to the parent, in order and intact.
 TEST_F(SlotRingTest, AMillionMessagesCrossTwoProcessesInOrder) {
-  constexpr uint64_t kCount = 1'000'000;
   IPC_ASSERT_OK_AND_ASSIGN(SharedRing ring, Create(Slots(1024)));
   IPC_ASSERT_OK_AND_ASSIGN(SlotConsumer consumer, SlotConsumer::Attach(ring));
-  IPC_ASSERT_OK_AND_ASSIGN(
-      ipc::Child child, ipc::Child::Fork([&]() -> int {
-        absl::StatusOr<SlotProducer> producer = SlotProducer::Attach(ring);
-        if (!producer.ok()) return ChildFails(producer.status().ToString());
-        for (uint64_t i = 0; i < kCount; ++i) {
-          SlotMessage m = stress::MakeSlotMessage(i, 11);
-          absl::Status pushed = producer->Push(&m, absl::Seconds(10));
-          if (!pushed.ok()) return ChildFails(absl::StrCat("push ", i, ": ", pushed.ToString()));
-        }
-        return 0;
-      }));
-  SlotMessage m;
-  for (uint64_t i = 0; i < kCount; ++i) {
-    absl::Status popped = consumer.Pop(&m, absl::Seconds(10));
-    ASSERT_THAT(popped, IsOk()) << "pop " << i;
-    ASSERT_TRUE(stress::SlotMessageIs(m, i, 11))
-        << "message " << i << " is not the one pushed (sequence " << m.sequence
-        << "): lost, duplicated, reordered or torn. Copy, THEN publish head (release); load head "
-           "(acquire), THEN copy (LR14)";
-  }
-  IPC_ASSERT_OK_AND_ASSIGN(ipc::ExitStatus status, child.Wait(kChildTimeout));
-  EXPECT_TRUE(status.Succeeded()) << "the producer " << status.ToString();
+  EXPECT_THAT(StreamSlotsAcrossProcesses(ring, consumer, 1'000'000, 11, absl::Seconds(10)), IsOk())
+      << "Copy, THEN publish head (release); load head (acquire), THEN copy (LR14)";
 }
 
 // LR10: the ring used by two programs that only share its name (fork + exec, not threads).

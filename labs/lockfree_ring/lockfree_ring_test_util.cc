@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -21,6 +22,38 @@ namespace {
 PauseControl* g_pause = nullptr;  // set by UsePause() before fork; the child's hooks use it
 
 }  // namespace
+
+absl::Status StreamSlotsAcrossProcesses(SharedRing& ring, SlotConsumer& consumer, uint64_t count,
+                                        uint64_t seed, absl::Duration wait) {
+  IPC_ASSIGN_OR_RETURN(ipc::Child child, ipc::Child::Fork([&]() -> int {
+                         absl::StatusOr<SlotProducer> producer = SlotProducer::Attach(ring);
+                         if (!producer.ok()) return ChildFails(producer.status().ToString());
+                         for (uint64_t i = 0; i < count; ++i) {
+                           stress::SlotMessage m = stress::MakeSlotMessage(i, seed);
+                           absl::Status pushed = producer->Push(&m, wait);
+                           if (!pushed.ok()) {
+                             return ChildFails(absl::StrCat("push ", i, ": ", pushed.ToString()));
+                           }
+                         }
+                         return 0;
+                       }));
+  stress::SlotMessage m;
+  const uint64_t slots = consumer.capacity();
+  for (uint64_t i = 0; i < count; ++i) {
+    absl::Status popped = consumer.Pop(&m, wait);
+    if (!popped.ok()) return ipc::WithContext(popped, absl::StrCat("pop ", i, " of ", count));
+    if (!stress::SlotMessageIs(m, i, seed)) {
+      return absl::DataLossError(absl::StrCat(
+          "message ", i, " of ", count, " is not the one pushed (sequence ", m.sequence,
+          "): lost, duplicated, reordered or torn, on trip ", i / slots, " around the ring"));
+    }
+  }
+  IPC_ASSIGN_OR_RETURN(ipc::ExitStatus status, child.Wait(wait + kChildTimeout));
+  if (!status.Succeeded()) {
+    return absl::InternalError(absl::StrCat("the producer ", status.ToString()));
+  }
+  return absl::OkStatus();
+}
 
 int ChildFails(const std::string& what) {
   std::fprintf(stderr, "child %d: %s\n", ::getpid(), what.c_str());

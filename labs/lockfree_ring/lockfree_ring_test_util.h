@@ -27,6 +27,17 @@ namespace lockfree_ring::test_util {
 // How long a test waits for a child process before Child::Wait kills it.
 inline constexpr absl::Duration kChildTimeout = absl::Seconds(20);
 
+// StreamSlotsAcrossProcesses()
+//
+// Forks a producer that attaches to `ring` and pushes `count` sequenced, checksummed messages
+// (stress::MakeSlotMessage(i, seed)); this process pops them through `consumer`. Each Push and
+// Pop waits at most `wait`. Returns OK when every message arrived in order and intact and the
+// producer exited 0; otherwise a status naming the first message that was lost, duplicated,
+// reordered or torn (with the trip around the ring it happened on), the failed Pop, or how the
+// producer ended.
+absl::Status StreamSlotsAcrossProcesses(SharedRing& ring, SlotConsumer& consumer, uint64_t count,
+                                        uint64_t seed, absl::Duration wait);
+
 // ChildFails()
 //
 // Reports a failure from inside a forked child (gtest assertions do not cross fork) on stderr,
