@@ -47,6 +47,7 @@ using ::ipc::testing::IsOk;
 using ::ipc::testing::StatusIs;
 using test_util::Cpus;
 using test_util::IsMapped;
+using test_util::MeasureRingRatio;
 using test_util::StudentCpus;
 using ::testing::ElementsAreArray;
 using timing_check::kSanitized;
@@ -407,20 +408,7 @@ TEST_F(RingTest, SeparateLinesBeatTheNotesRing) {
   ASSERT_FALSE(cpus.empty()) << "WorkerCpus() is Task 2";
   if (cpus.size() < 2) GTEST_SKIP() << "only one CPU: the two sides never run at the same time";
   const RingOptions options = RingOn(cpus, 300'000);
-  IPC_ASSERT_OK_AND_ASSIGN(
-      timing_check::Measured measured,
-      timing_check::Measure(RUSAGE_CHILDREN, [&]() -> absl::StatusOr<timing_check::Sample> {
-        std::vector<double> ratios;
-        timing_check::Sample sample;
-        for (int round = 0; round < 3; ++round) {
-          IPC_ASSIGN_OR_RETURN(RingResult notes, broken::RunNotesRing(options));
-          IPC_ASSIGN_OR_RETURN(RingResult mine, RunRing(options));
-          ratios.push_back(mine.items_per_second() / notes.items_per_second());
-          sample.busy_wall += 2 * (notes.elapsed + mine.elapsed);
-        }
-        sample.ratio = ipc::Median(ratios);
-        return sample;
-      }, timing_check::kRingRatio));
+  IPC_ASSERT_OK_AND_ASSIGN(timing_check::Measured measured, MeasureRingRatio(options));
   if (!measured.ratio) GTEST_SKIP() << measured.skip_reason;
   std::printf("padded ring/notes ring: %.2fx\n", *measured.ratio);
   EXPECT_GE(*measured.ratio, timing_check::kRingRatio)

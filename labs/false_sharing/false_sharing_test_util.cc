@@ -10,8 +10,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/affinity.h"
+#include "common/status.h"
+#include "common/timing.h"
 #include "common/testing/testing.h"
 #include "gtest/gtest.h"
+#include "labs/false_sharing/broken.h"
 
 namespace false_sharing::test_util {
 
@@ -52,6 +55,24 @@ timing_check::Sample SampleOf(const Comparison& comparison) {
   timing_check::Sample sample{comparison.median_ratio, absl::ZeroDuration()};
   for (const RunResult& r : comparison.runs) sample.busy_wall += r.elapsed * r.counts.size();
   return sample;
+}
+
+absl::StatusOr<timing_check::Measured> MeasureRingRatio(const RingOptions& options) {
+  return timing_check::Measure(
+      RUSAGE_CHILDREN,
+      [&]() -> absl::StatusOr<timing_check::Sample> {
+        std::vector<double> ratios;
+        timing_check::Sample sample;
+        for (int round = 0; round < 3; ++round) {
+          IPC_ASSIGN_OR_RETURN(RingResult notes, broken::RunNotesRing(options));
+          IPC_ASSIGN_OR_RETURN(RingResult mine, RunRing(options));
+          ratios.push_back(mine.items_per_second() / notes.items_per_second());
+          sample.busy_wall += 2 * (notes.elapsed + mine.elapsed);
+        }
+        sample.ratio = ipc::Median(ratios);
+        return sample;
+      },
+      timing_check::kRingRatio);
 }
 
 }  // namespace false_sharing::test_util

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "labs/false_sharing/false_sharing.h"
 #include "labs/false_sharing/timing_check.h"
 
@@ -32,6 +33,13 @@ bool LimitAddressSpaceToNow();
 
 // The median ratio of `comparison` and the wall time x workers its runs covered.
 timing_check::Sample SampleOf(const Comparison& comparison);
+
+// MeasureRingRatio()
+//
+// FS7: your RunRing against the notes' ring (broken::RunNotesRing) with the same `options`,
+// three rounds per attempt, their items-per-second ratio's median per attempt, measured through
+// timing_check::Measure with target timing_check::kRingRatio. Errors: either ring's failure.
+absl::StatusOr<timing_check::Measured> MeasureRingRatio(const RingOptions& options);
 
 }  // namespace false_sharing::test_util
 
