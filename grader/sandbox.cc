@@ -61,6 +61,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/fd.h"
 #include "common/process.h"
 #include "common/status.h"
 #include "common/testing/verdict.h"
@@ -95,33 +96,7 @@ constexpr absl::Duration kDrainGrace = absl::Seconds(5);
 constexpr size_t kListOutputCap = size_t{4} << 20;
 constexpr size_t kVerdictCap = size_t{1} << 20;
 
-// UniqueFd: owns one descriptor. Move-only; closes on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);  // close errors on a pipe or namespace fd mean nothing to us
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using ::ipc::UniqueFd;
 
 struct Pipe {
   UniqueFd read;
